@@ -52,6 +52,26 @@ def config(url: str) -> dict[str, t.Any]:
 BOUNDS = [start - 1 for start in itertools.accumulate(range_rows(97, 3, 4), initial=3)][1:-1]
 
 
+def judged_read(
+    url: str, monkeypatch: pytest.MonkeyPatch, arrange: t.Callable[[], None]
+) -> tuple[SpiedGrowth, list[float]]:
+    """The ranges' judge alone (ranges after page 1, the emitter's ``WAITED`` set aside): the read as ``arrange``
+    set it up, its records and STATE those of page after page; its ``Growth`` and the round trips it judged."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
+    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
+    SpiedGrowth.made.clear()
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
+    arrange()
+    output = run_tap(config(url), streams={"workers"})
+    assert output.records("workers") == one.records("workers")
+    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
+    [growth] = SpiedGrowth.made
+    judged = growth.took[: ranges.FIRST_ANSWERS]
+    assert len(judged) == ranges.FIRST_ANSWERS
+    return growth, judged
+
+
 def slow_bodies(sandbox: Sandbox, *queries: dict[str, str]) -> None:
     for query in queries:
         sandbox.faults.add("oracle_hcm", PATH, FaultSpec("slow_body", seconds=HOLD, query=query, times=1))
@@ -140,21 +160,41 @@ def test_the_taps_own_decode_of_a_page_is_its_cost_not_its_round_trip(
     assert growth.took[0] < HOLD / 3, "page 1's round trip is its headers and body on the wire, not the decode"
 
 
+#: How each page's body read spends ``HOLD`` by the read's stopwatch (``starved`` fixture).
+READS = ["starved", "on-the-wire", "trickled", "starved-untold"]
+
+#: The parts a trickled body arrives in.
+PARTS = 10
+
+
 @pytest.fixture
-def starved(monkeypatch: pytest.MonkeyPatch) -> t.Callable[[bool], None]:
+def starved(monkeypatch: pytest.MonkeyPatch) -> t.Callable[[str], None]:
     """Every page's body read takes ``HOLD`` by the read's stopwatch (``ScriptedStopwatch``, answers' headers at
-    once): spent on our own machine when ``busy`` (the reading thread on a CPU or runnable and waiting for one, as a
-    starved tap on a loaded box reads a body that is all there), or waiting for the tenant when not."""
+    once): ``starved``, spent on our own machine (the reading thread on a CPU or runnable and waiting for one, as a
+    starved tap on a loaded box reads a body that is all there, never sleeping); ``on-the-wire``, waiting for the
+    tenant; ``trickled``, the body read in ``PARTS`` parts, the thread sleeping for each and then waiting for a CPU
+    while the rest comes in (a body the tenant streams, read by a starved tap: busy the whole time, yet all of it
+    overlapping the wire, review28c M1); ``starved-untold``, starved but the thread's busy time could not be read
+    after the body (``busy`` None: a schedstat read that failed mid-run), so nothing is taken out (review28c L1)."""
     from xlr8_kit.oracle import stream
     from xlr8_kit.oracle.stream import FusionStream
     from xlr8_kit.oracle.testing import ScriptedStopwatch
 
-    def hold(busy: bool) -> None:
-        watch = ScriptedStopwatch(0.0)
+    class Untold(ScriptedStopwatch):
+        def busy(self) -> float | None:  # type: ignore[override]
+            held = super().busy()
+            return None if held else held
+
+    def hold(how: str) -> None:
+        watch = Untold(0.0) if how == "starved-untold" else ScriptedStopwatch(0.0)
         read = stream.read_whole_body
 
         def held_read(response: t.Any) -> bytes:
-            watch.hold(HOLD, busy=busy)
+            if how == "trickled":
+                for _ in range(PARTS):
+                    watch.hold(HOLD / PARTS, busy=True, slept=True)
+            else:
+                watch.hold(HOLD, busy=how.startswith("starved"))
             return read(response)
 
         monkeypatch.setattr(FusionStream, "stopwatch", watch)
@@ -163,59 +203,50 @@ def starved(monkeypatch: pytest.MonkeyPatch) -> t.Callable[[bool], None]:
     return hold
 
 
-@pytest.mark.parametrize("busy", [True, False], ids=["starved", "on-the-wire"])
+@pytest.mark.parametrize("how", READS)
 def test_a_starved_body_read_is_near_one_on_the_wire_is_far(
     emulator: OracleHcmEmulator,
     url: str,
     monkeypatch: pytest.MonkeyPatch,
-    starved: t.Callable[[bool], None],
-    busy: bool,
+    starved: t.Callable[[str], None],
+    how: str,
 ) -> None:
     """The cursor's judge (``latency_shows``, ``RANGES_AT`` 3 as ``ANSWERED``): every body read takes ``HOLD``. When
-    that time was the reading thread's on our own machine (``starved``), the round trips judged leave it out: page
-    after page, the very requests of one cursor, no bound asked (ora27/review27d M1: at 0 ms on a loaded box a
-    starved thread's body read counted as round trip and the read took ranges, 1-4 more requests). When it was a
-    wait for the tenant (``on-the-wire``), it is latency: ranges right after page 1, bounds at ``BOUNDS``. Records
-    and STATE are the page-after-page read's either way."""
+    that time was the reading thread's on our own machine (``starved``), the round trips judged leave it out: page after
+    page, the very requests of one cursor, no bound asked (ora27/review27d M1: at 0 ms on a loaded box a starved
+    thread's body read counted as round trip and the read took ranges, 1-4 more requests). When it was a wait for the
+    tenant (``on-the-wire``), or the body trickled in while the thread was starved (``trickled``), or the thread's busy
+    time was not told (``starved-untold``), it is latency: ranges right after page 1, bounds at ``BOUNDS``. Records and
+    STATE are the page-after-page read's."""
     monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 3.0)
     monkeypatch.setattr("xlr8_kit.oracle.ranges.MIN_SPLIT_PAGES", 10**9)
     first = len(emulator.collection_queries)
     one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
     start = len(emulator.collection_queries)
-    starved(busy)
+    starved(how)
     output = run_tap(config(url), streams={"workers"})
     asked = emulator.collection_queries[start:]
     assert output.records("workers") == one.records("workers")
     assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
-    if busy:
+    if how == "starved":
         assert asked == emulator.collection_queries[first:start], "one cursor: the requests of page after page"
     else:
         assert sorted(int(q["offset"]) for q in asked if int(q.get("offset", 0))) == BOUNDS, "ranges after page 1"
 
 
-@pytest.mark.parametrize("busy", [True, False], ids=["starved", "on-the-wire"])
+@pytest.mark.parametrize("how", READS)
 def test_the_ranges_judge_a_starved_body_read_near_one_on_the_wire_far(
-    url: str, monkeypatch: pytest.MonkeyPatch, starved: t.Callable[[bool], None], busy: bool
+    url: str, monkeypatch: pytest.MonkeyPatch, starved: t.Callable[[str], None], how: str
 ) -> None:
-    """The ranges' judge (``Growth.answered``, ranges after page 1 as by default): every body read takes ``HOLD``;
-    on our own machine (``starved``) page 1's and the bounds' judged round trips leave it out (it is page 1's cost):
-    no latency, so no room opened at once nor splits by free readers (ora27's 0 ms verdict under load); waiting for
-    the tenant (``on-the-wire``) it is their round trip: latency, the most pages ahead. The emitter's own verdict
+    """The ranges' judge (``Growth.answered``, ranges after page 1 as by default): every body read takes ``HOLD``; on
+    our own machine (``starved``) page 1's and the bounds' judged round trips leave it out (it is page 1's cost): no
+    latency, so no room opened at once nor splits by free readers (ora27's 0 ms verdict under load); waiting for the
+    tenant (``on-the-wire``), or trickling in to a starved thread (``trickled``, review28c M1), or not told
+    (``starved-untold``, review28c L1), it is their round trip: latency, the most pages ahead. The emitter's own verdict
     (``WAITED``) is set aside so that only this one can open room."""
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
-    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
-    SpiedGrowth.made.clear()
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
-    starved(busy)
-    output = run_tap(config(url), streams={"workers"})
-    assert output.records("workers") == one.records("workers")
-    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
-    [growth] = SpiedGrowth.made
-    judged = growth.took[: ranges.FIRST_ANSWERS]
-    assert len(judged) == ranges.FIRST_ANSWERS
+    growth, judged = judged_read(url, monkeypatch, lambda: starved(how))
     assert growth.cost is not None
-    if busy:
+    if how == "starved":
         assert growth.cost >= HOLD, "a starved body read is page 1's cost"
         assert max(judged) < HOLD / 100, "and no part of the judged round trips"
         assert not growth.latency
@@ -254,3 +285,31 @@ def test_latency_before_the_headers_is_still_judged_far(
     assert min(judged) >= HOLD * 2 / 3, "a wait for the tenant is round trip"
     assert growth.latency
     assert growth.room == growth.most
+
+
+def test_the_kits_work_before_the_send_is_not_taken_out_of_the_round_trip(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every attempt's busy time is marked from before the kit's own work ahead of the send (quota guard, limiter,
+    a token fetched or refreshed). When that work holds the thread ``HOLD`` on our own machine and the answer then
+    takes ``HOLD`` on the wire (``ScriptedStopwatch``), the judged round trips keep the wire's ``HOLD`` (review28c
+    L3: the pre-send busy time was taken out of the round trip, which judged it 0). The pre-send work is page 1's
+    cost, so the verdict itself is not asserted."""
+    from xlr8_kit.http.session import ResilientSession
+    from xlr8_kit.oracle.stream import FusionStream
+    from xlr8_kit.oracle.testing import ScriptedStopwatch
+
+    watch = ScriptedStopwatch(HOLD)
+    send_once = ResilientSession._send_once
+
+    def starved_before_the_send(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        watch.hold(HOLD, busy=True)
+        watch.hold(HOLD, busy=False)  # the answer's time on the wire (its scripted round trip) on the thread's clock
+        return send_once(self, *args, **kwargs)
+
+    def arrange() -> None:
+        monkeypatch.setattr(FusionStream, "stopwatch", watch)
+        monkeypatch.setattr(ResilientSession, "_send_once", starved_before_the_send)
+
+    _, judged = judged_read(url, monkeypatch, arrange)
+    assert min(judged) >= HOLD * 0.99, "the wire's round trip, none of it taken out"

@@ -437,39 +437,61 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         order, key = str(self.replication_key), str(self.keyset_key)
         pages_at = self._token_pages(context)
         stopwatch = self.stopwatch
-        now, busy = stopwatch.now, stopwatch.busy
+        now, busy, blocks = stopwatch.now, stopwatch.busy, stopwatch.blocks
+
+        def busy_between(before: float | None, after: float | None) -> float | None:
+            # busy time between two readings, or None (nothing taken out) when either was not told (review28c L1)
+            return None if before is None or after is None else after - before
 
         def sent(token: t.Any) -> tuple[requests.PreparedRequest, requests.Response, float]:
             """The request for ``token`` sent and its answer read whole (not parsed), and its round trip: sent to
-            headers read (``round_trip``) plus the body's read after them (a server that flushes its headers first
-            and streams its rows, or a body slow on the wire, is latency too: the headers alone kept such a tenant on
-            one cursor, review 20b, and its body counted as page 1's cost hid the latency from ``Growth``, ora27),
-            each less the time this thread spent on our own machine meanwhile (``busy``: on a CPU, or runnable and
-            waiting for one): a starved tap's read of a body that is all there is its cost, not the tenant's
-            distance (ora28). Not the kit's own work before the send (preparing, the quota guard, the limiter):
-            counted as latency, it sent reads of 100-row pages to ranges at 0 ms (review 20e)."""
+            headers read (``round_trip``) plus the body's read after them (a server that flushes its headers first and
+            streams its rows, or a body slow on the wire, is latency too: the headers alone kept such a tenant on one
+            cursor, review 20b, and its body counted as page 1's cost hid the latency from ``Growth``, ora27), each
+            less the time this thread spent on our own machine meanwhile (``busy``: on a CPU, or runnable and waiting
+            for one): a starved tap's read of a body that is all there is its cost, not the tenant's distance (ora28).
+            A body read in which the thread slept (``blocks``: it waited for the wire, or a lock) is kept whole: its
+            waits for a CPU overlapped the rest arriving (review28c M1). Not the kit's own work before the send
+            (preparing, the quota guard, the limiter): counted as latency, it sent reads of 100-row pages to ranges at
+            0 ms (review 20e)."""
             prepared = pages_at.prepare(token)
-            # per attempt answered: the thread's busy time from the attempt's start (the send, or the attempt
-            # before's end: an upper bound, as requests' clock starts a little later) to the headers, the body
-            # read's wall time and its busy time
-            attempts: list[tuple[float, float, float]] = []
-            since = [busy()]
+            # per attempt answered: the thread's busy time within requests' clock (from the attempt's mark, the
+            # send or the attempt before's end, less the wall before requests' clock started: a lower bound) to
+            # the headers, the body read's wall time and its busy time (None: not told, or it slept: kept whole)
+            attempts: list[tuple[float | None, float, float | None]] = []
+            since = [(now(), busy())]
 
             def body_read(response: requests.Response, *args: t.Any, **kwargs: t.Any) -> None:
                 # requests calls response hooks once the headers are in, before the body read: the body is read
                 # here, timed alone, so the session's classifier decoding the page after it counts as the page's
-                # cost to the tap, not as its round trip (review27d H1)
-                headers = busy()
+                # cost to the tap, not as its round trip (review27d H1). The busy readings lie inside the wall
+                # ones, so a preemption while reading a clock is not taken out of the wall (review28c L3).
                 began = now()
+                headers, slept = busy(), blocks()
                 read_whole_body(response)
-                ended, done = now(), busy()
-                attempts.append((headers - since[-1], ended - began, done - headers))
-                since.append(done)
+                woke, done = blocks(), busy()
+                ended = now()
+                # A body the thread slept in came over the wire meanwhile, and its waits for a CPU after each
+                # wake-up overlap the wire: kept whole, as a body slow on the wire is latency (review28c M1).
+                # Only one read without sleeping (all there) has its time on our machine taken out.
+                all_there = slept is not None and woke == slept
+                reading_busy = busy_between(headers, done) if all_there else None
+                # The mark is taken before the kit's own work ahead of the send (quota guard, limiter, a token
+                # fetched or refreshed: its wire and CPU). Only what busy time cannot have fallen before the
+                # send is taken out of ``round_trip``: the busy time less that work's wall (review28c L3).
+                marked, since_busy = since[-1]
+                before_send = max(began - marked - stopwatch.round_trip(response), 0.0)
+                waiting = busy_between(since_busy, headers)
+                waiting = None if waiting is None else max(waiting - before_send, 0.0)
+                attempts.append((waiting, ended - began, reading_busy))
+                since.append((ended, done))
 
             prepared.register_hook("response", body_read)
             response, _ = pages_at.send(prepared, parse=False)
-            waiting, reading, reading_busy = attempts[-1] if attempts else (0.0, 0.0, 0.0)
-            on_the_wire = max(stopwatch.round_trip(response) - waiting, 0.0) + max(reading - reading_busy, 0.0)
+            waiting, reading, reading_busy = attempts[-1] if attempts else (None, 0.0, None)
+            on_the_wire = max(stopwatch.round_trip(response) - (waiting or 0.0), 0.0) + max(
+                reading - (reading_busy or 0.0), 0.0
+            )
             return prepared, response, on_the_wire
 
         def fetch(token: t.Any) -> Answer:

@@ -46,13 +46,13 @@ def unstamped(states: t.Any) -> t.Any:
 class ScriptedStopwatch(Stopwatch):
     """A stopwatch whose readings the test decides (``FusionStream.stopwatch``), so a read's timing verdicts
     (``xlr8_kit.oracle.ranges``: ranges or one cursor, the width, pages ahead, splits) are the same on any machine:
-    every answer's round trip is ``round_trip`` seconds, and each thread's clock moves ``tick`` seconds a reading
-    and never otherwise, so what a page costs the tap, and the emitter's wait for a page, are a few ticks each
-    whatever the load. ``round_trip`` 0.1 against a tick of 0.1 ms: pages that come back 100 times slower than they
-    cost, latency by every judge. A thread's busy time (``busy``: on our own CPU or waiting for one) moves only by
-    ``hold``. Its readings are per thread: a difference taken across two threads means nothing under it. The
-    emitter's own verdict (``ranges.WAITED``) and the cut children's wait are a tick whatever happened: a test of
-    those must not use it."""
+    every answer's round trip is ``round_trip`` seconds, and each thread's clock moves ``tick`` seconds a reading and
+    never otherwise, so what a page costs the tap, and the emitter's wait for a page, are a few ticks each whatever
+    the load. ``round_trip`` 0.1 against a tick of 0.1 ms: pages that come back 100 times slower than they cost,
+    latency by every judge. A thread's busy time (``busy``: on our own CPU or waiting for one) moves only by ``hold``,
+    and how often it slept (``blocks``) by a ``hold`` that slept. Its readings are per thread: a difference taken
+    across two threads means nothing under it. The emitter's own verdict (``ranges.WAITED``) and the cut children's
+    wait are a tick whatever happened: a test of those must not use it."""
 
     def __init__(self, round_trip: float, tick: float = 0.0001) -> None:
         self.seconds = round_trip
@@ -70,12 +70,19 @@ class ScriptedStopwatch(Stopwatch):
     def busy(self) -> float:
         return float(getattr(self._threads, "busy", 0.0))
 
-    def hold(self, seconds: float, *, busy: bool) -> None:
+    def blocks(self) -> int:
+        return int(getattr(self._threads, "blocks", 0))
+
+    def hold(self, seconds: float, *, busy: bool, slept: bool | None = None) -> None:
         """The calling thread's clock moves ``seconds`` (say inside a body's read): on our own machine (``busy``:
-        the thread on a CPU or starved of one) or not (waiting for the tenant, on the wire)."""
+        the thread on a CPU or starved of one) or not (waiting for the tenant, on the wire). ``slept``: the
+        thread slept meanwhile (by default when not ``busy``); ``busy`` and ``slept`` both: it waited for a part
+        of the body, then for a CPU while the rest came in (a trickled body on a starved machine)."""
         self._threads.now = getattr(self._threads, "now", 0.0) + seconds
         if busy:
-            self._threads.busy = self.busy() + seconds
+            self._threads.busy = float(getattr(self._threads, "busy", 0.0)) + seconds
+        if not busy if slept is None else slept:
+            self._threads.blocks = self.blocks() + 1
 
 
 class ConfigFor(t.Protocol):
