@@ -82,6 +82,25 @@ def test_a_report_that_failed_once_after_it_ran_lands_whole_on_its_rerun(
     assert server.count() == 2
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_gateways_503_after_its_own_retries_spends_the_rerun_at_once(
+    server: FaultServer, make_session: t.Any, streamed: bool
+) -> None:
+    """Envoy's "retried and the latest reset reason" says Envoy sent the report request again itself: the tenant may
+    have run it several times already, so it is not run again from here (review28e L1). Before: sent twice."""
+    retried = "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: "
+    server.script("/raas/Big_Report", Reply(503, body=retried + "connection termination"), repeat_last=True)
+    session = make_session(max_attempts=5)
+    prepared = session.prepare_request(requests.Request("GET", server.url + "/raas/Big_Report"))
+    send: t.Any = partial(send_streamed, session) if streamed else session.send
+    with pytest.raises(ServerUnavailableError) as info:
+        send(prepared, kind="report")
+    assert server.count() == 1
+    message = str(info.value)
+    assert "report 'Big_Report': a gateway in front of the tenant retried the report itself" in message
+    assert REPORT_SPENT in message
+
+
 def test_answers_that_say_the_report_did_not_run_keep_the_page_retries(
     server: FaultServer, make_session: t.Any
 ) -> None:

@@ -112,3 +112,28 @@ def test_a_gateways_503_for_an_upstream_reset_counts_as_a_run(
     assert output.records("worker_report") == []
     for state in output.of_type("STATE"):
         assert state["value"]["bookmarks"]["worker_report"].get("replication_key_value") == EARLIER
+
+
+def test_a_gateways_503_after_its_own_retries_is_not_run_again(
+    url: str, sandbox: Sandbox, emulator: WorkdayEmulator, tmp_path: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Envoy's "retried and the latest reset reason" says Envoy sent the report request again itself: the tenant may
+    have run it several times already, so it is not run again (review28e L1). Before, it was run a second time."""
+    body = (
+        "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: "
+        "connection termination"
+    )
+    cut = sandbox.faults.add("workday", REPORT_PATH, FaultSpec("status", status=503, body=body, after=1))
+    config = base_config(url, streams=[], reports=[worker_report(url)], http={"backoff_base": 0})
+    earlier = {"bookmarks": {"worker_report": {"replication_key_value": EARLIER}}}
+    args = ["--config", write_json(tmp_path / "c.json", config), "--state", write_json(tmp_path / "s.json", earlier)]
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(TapWorkday.cli, args)
+    assert result.exit_code != 0
+    assert (cut.seen, cut.fired) == (2, 1)  # the XSD, then the report once
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("report 'XLR8_Workers': a gateway in front of the tenant retried" in e for e in errors), errors
+    output = SingerOutput.parse(result.stdout, exact_decimals=True)
+    assert output.records("worker_report") == []
+    for state in output.of_type("STATE"):
+        assert state["value"]["bookmarks"]["worker_report"].get("replication_key_value") == EARLIER

@@ -53,3 +53,24 @@ def test_an_empty_data_list_is_no_rows(url: str, sandbox: Sandbox, emulator: obj
     synced = run_tap_cli("tap-workday", ["--config", config, "--catalog", catalog], tmp_path)
     assert synced.returncode == 0, synced.stderr[-2000:]
     assert [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"] == []
+
+
+@pytest.mark.parametrize("total", [0, 15])
+def test_a_total_below_the_rows_already_read_stops_the_stream(
+    url: str, sandbox: Sandbox, emulator: object, tmp_path: Path, total: int
+) -> None:
+    """Page 2 (offset 10) brings a full page while its ``total`` says fewer rows exist than are read by then (Workday's
+    career-site API answers ``total: 0`` after page 1 while rows keep coming: review28e M1). Before, "read < total"
+    ended the paging there: exit 0, 20 of 100 workers, the rest lost silently."""
+    config, catalog = discover_selecting("tap-workday", base_config(url, rest_page_size=10), {"workers"}, tmp_path)
+    body = json.dumps({"total": total, "data": [ROW] * 10})
+    sandbox.faults.add("workday", WORKERS, FaultSpec("status", status=200, body=body, query={"offset": "10"}))
+    synced = run_tap_cli("tap-workday", ["--config", config, "--catalog", catalog], tmp_path)
+    assert synced.returncode != 0, synced.stderr[-2000:]
+    assert f"the answer's 'total' ({total}) is below the 20 rows read" in synced.stderr
+    assert WORKERS in synced.stderr
+    assert "w-secret-7" not in synced.stderr
+    messages = parse_singer_messages(synced.stdout)
+    records = [m for m in messages if m["type"] == "RECORD"]
+    assert len(records) in (10, 20)  # page 1 (and the faulted page's rows), never a "complete" 20 of 100
+    assert not [m for m in messages if m["type"] == "ACTIVATE_VERSION"]  # no unread worker is marked deleted

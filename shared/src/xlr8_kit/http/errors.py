@@ -110,7 +110,8 @@ def missing_list(key: str, answer: object, where: str) -> AnswerShapeError:
         got = f"{key!r} is {json_kind(answer[key])}"
     return AnswerShapeError(
         f"{where}: {got}, where the rows come as a list under {key!r} (an empty list when there are none); an answer "
-        "in another shape is not read as no rows, so the stream stops here and its bookmark does not move",
+        "in another shape is not read as no rows, so the stream stops here; its bookmark does not move past the "
+        "rows that landed before this answer",
         path=where,
     )
 

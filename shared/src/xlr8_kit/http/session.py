@@ -257,12 +257,22 @@ class ReportRuns:
     problems: list[str] = field(default_factory=list)
     timeouts: int = 0
 
-    def give_up_reason(self, problem: str, timed_out: bool, policy: HttpPolicy) -> str | None:
+    def give_up_reason(
+        self, problem: str, timed_out: bool, policy: HttpPolicy, *, proxy_retried: bool = False
+    ) -> str | None:
         """Count one failed run; the reason to stop once the re-run is spent too, else None. The reason says
-        ``REPORT_SPENT``, which tells a scheduler not to run the whole sync again."""
+        ``REPORT_SPENT``, which tells a scheduler not to run the whole sync again. ``proxy_retried``: a gateway
+        says it sent the request again itself (``_proxy_retried``), so this one failure may be several runs on the
+        tenant already: the re-run is spent with it (review28e L1)."""
         self.failed += 1
         self.problems.append(problem)
         self.timeouts += timed_out
+        if proxy_retried:
+            return (
+                f"report {self.report!r}: a gateway in front of the tenant retried the report itself and then "
+                f"failed ({problem}), so the tenant may have run it more than once already; {REPORT_SPENT} (not run "
+                "again from here): run again later, or narrow the report (prompts, date windows)"
+            )
         if self.failed <= REPORT_RERUNS:
             return None
         timeout = f"http.report_read_timeout={policy.report_read_timeout:g} s"
@@ -837,7 +847,7 @@ class ResilientSession(requests.Session):
             timed_out = is_read_timeout(outcome.error if response is None else response.__dict__.get(CUT_MARK))
             if rerun:
                 assert runs is not None
-                reason = runs.give_up_reason(last_problem, timed_out, policy)
+                reason = runs.give_up_reason(last_problem, timed_out, policy, proxy_retried=_proxy_retried(response))
                 if reason is not None:
                     if host_failed:
                         breaker.record_failure()
@@ -1111,22 +1121,38 @@ def _report_may_have_run(outcome: _Attempt, retry_after: float | None) -> bool:
 #: Envoy's (Istio's, and the edges built on them) local 503 for an upstream connection that was made and then reset
 #: or closed before the answer's headers (response flag UC, ``upstream_reset_before_response_started{connection_
 #: termination}``): "upstream connect error or disconnect/reset before headers. reset reason: connection
-#: termination" (newer: "... retried and the latest reset reason: ..."). The tenant may have read the request and run
-#: the report, as after a reset we see ourselves. Reasons that say the request never reached it (``connection
-#: failure``, ``overflow``, a refused stream, a connect timeout) are not in it.
+#: termination" (newer: "... retried and the latest reset reason: ...", Envoy's own retries spent). The tenant may
+#: have read the request and run the report, as after a reset we see ourselves; the public threads say the usual
+#: cause is a keep-alive race where it did not (an idle upstream connection closed as Envoy reused it), which the
+#: report's one re-run absorbs. Reasons that say the request never reached it (``connection failure``,
+#: ``overflow``, a refused stream, a connect timeout) are not in it.
 _UPSTREAM_RESET = re.compile(
-    rb"disconnect/reset before headers\.(?: retried and the latest)? reset reason: "
+    rb"disconnect/reset before headers\.(?P<retried> retried and the latest)? reset reason: "
     rb"(?:connection termination|remote reset)\b"
 )
 
 
-def _upstream_reset(response: requests.Response) -> bool:
-    """Whether a 503's body is a proxy saying the upstream reset or closed the connection before answering."""
+def _upstream_reset_reply(response: requests.Response) -> re.Match[bytes] | None:
+    """A proxy's words in a 503's body for an upstream that reset or closed the connection before answering."""
     try:
         content = response.content or b""
     except (requests.exceptions.RequestException, RuntimeError):
+        return None
+    return _UPSTREAM_RESET.search(content[:4096])
+
+
+def _upstream_reset(response: requests.Response) -> bool:
+    """Whether a 503's body is a proxy saying the upstream reset or closed the connection before answering."""
+    return _upstream_reset_reply(response) is not None
+
+
+def _proxy_retried(response: requests.Response | None) -> bool:
+    """Whether a 503 is Envoy's upstream reset after Envoy retried the request itself ("retried and the latest reset
+    reason"): each of its tries may have run the report on the tenant."""
+    if response is None or response.status_code != 503:
         return False
-    return _UPSTREAM_RESET.search(content[:4096]) is not None
+    found = _upstream_reset_reply(response)
+    return found is not None and found.group("retried") is not None
 
 
 #: urllib3's errors that mean the request never left: no connection, or none through the proxy.

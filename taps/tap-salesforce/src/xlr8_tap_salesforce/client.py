@@ -41,11 +41,13 @@ from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.http.abort import TERMINATION, nap, never_given_up
 from xlr8_kit.http.classify import NOT_JSON, ResponseClassifier, Verdict, json_or_not
 from xlr8_kit.http.errors import (
+    AnswerShapeError,
     ClientRequestError,
     OutcomeUnknownError,
     QuotaExhaustedError,
     RequestAbortedError,
     ServerUnavailableError,
+    json_kind,
 )
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
@@ -403,15 +405,15 @@ class SalesforceClient:
             else:
                 response = sent
             body, plain = classifier.parsed_body(response)
+            where = f"salesforce query of {_sobject_of(soql)} ({urlsplit(url).path})"
             if isinstance(body, QueryPage):  # records as structs, ``attributes`` left out when they are written
                 records, next_url, done = body.records, body.nextRecordsUrl, body.done
             else:  # an answer without the records list (a gateway's page, a changed shape) is not "no rows"
-                where = f"salesforce query of {_sobject_of(soql)} ({urlsplit(url).path})"
                 records = listed_rows(body, "records", where)
                 for record in records:
                     record.pop("attributes", None)
-                next_url, done = body.get("nextRecordsUrl"), body.get("done", True)
-            cursor.more = not done and bool(next_url)
+                next_url, done = body.get("nextRecordsUrl"), body.get("done", msgspec.UNSET)
+            cursor.more = _more_pages(done, next_url, where)
             self._page_bytes.size = len(response.content)
             del response, body  # the body's bytes (2-3 MB) are parsed: not held while the page waits to be emitted
             yield records, plain
@@ -851,16 +853,33 @@ class QueryRecord(WrittenRecord, kw_only=True, forbid_unknown_fields=True, gc=Fa
         return [(key, value) for key in self.__struct_fields__ if (value := getattr(self, key)) is not msgspec.UNSET]
 
 
+def _more_pages(done: object, next_url: object, where: str) -> bool:
+    """Whether a query page has pages after it: Salesforce documents a boolean ``done`` on every query answer and
+    ``nextRecordsUrl`` whenever it is false. A page without them (a gateway's page, a changed shape) is not "the last
+    page": every later page would be lost with exit 0 (review28e L2), so it is an ``AnswerShapeError``."""
+    if type(done) is not bool:
+        got = "no 'done'" if done is msgspec.UNSET else f"a 'done' that is {json_kind(done)}, not a boolean"
+    elif done or (isinstance(next_url, str) and next_url):
+        return not done
+    else:
+        got = f"'done' false and {'no' if next_url is None else json_kind(next_url) + ' as its'} 'nextRecordsUrl'"
+    raise AnswerShapeError(
+        f"{where}: the answer has {got}, so the pages after it cannot be told; the stream stops here rather than "
+        "read them as none; its bookmark does not move past the rows that landed before this answer",
+        path=where,
+    )
+
+
 class QueryPage(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
     """The members of a REST query page (``records`` as ``QueryRecord`` structs in a page type of
     ``query_page_type``), each as ``dict.get`` gives it; ``records`` is required (a page without it is the dict
-    parse's, which names it: ``listed_rows``). ``status`` is the classifier's
+    parse's, which names it: ``listed_rows``); ``done`` is checked by ``_more_pages``. ``status`` is the classifier's
     (``QueryPageClassifier.body_of``). Any other member fails the decode (the page is then the dict parse's): msgspec
     does not check the UTF-8 of what it skips, and a body the dict parse refuses must stay a retry, never be written."""
 
     totalSize: t.Any = msgspec.UNSET
     records: list[t.Any]
-    done: t.Any = True
+    done: t.Any = msgspec.UNSET
     nextRecordsUrl: t.Any = None
     status: t.Any = msgspec.UNSET
 

@@ -397,8 +397,8 @@ class OffsetPaginator(BaseAPIPaginator[int]):
 
     def get_next(self, response: requests.Response) -> int | None:
         """The rows read so far while below ``total``. An answer without the ``data`` list ends the paging (the
-        page's parse names it: ``listed_rows``); one without an integer ``total`` is an error, not "no more pages":
-        every page after the first would be lost, silently."""
+        page's parse names it: ``listed_rows``); one without an integer ``total``, or whose rows run past it, is an
+        error, not "no more pages": every page after it would be lost, silently."""
         body = response_json(response)
         rows = body.get("data") if type(body) is dict else None
         if type(rows) is not list:
@@ -411,7 +411,19 @@ class OffsetPaginator(BaseAPIPaginator[int]):
                 "it cannot be told; stopping rather than reading them as none",
                 path=urlsplit(response.url).path,
             )
-        read = (self.current_value or 0) + len(rows)
+        offset = self.current_value or 0
+        read = offset + len(rows)
+        if rows and read > total:
+            # Rows past the count the same answer gives (Workday's career-site API is seen to answer ``total: 0``
+            # from page 2 on while rows keep coming: review28e M1): "read < total" would end the paging here and
+            # lose every later page with exit 0. Nothing documents ``total`` on ``/ccx/api/v1`` as unreliable
+            # after page 1, and paging on by rows alone has no end a tenant that ignores ``offset`` would reach.
+            raise AnswerShapeError(
+                f"workday REST page at offset {offset} ({urlsplit(response.url).path}): the answer's 'total' "
+                f"({total}) is below the {read} rows read up to and with this page, so the pages after it cannot be "
+                "told; stopping rather than reading them as none",
+                path=urlsplit(response.url).path,
+            )
         self.total = total
         return read if read < total and rows else None
 
