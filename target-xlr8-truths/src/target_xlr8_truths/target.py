@@ -583,8 +583,8 @@ class TargetXlr8Truths(Target):
         if unfit:  # review27c L3: never taken for clean
             self.logger.warning(
                 "%d dead letter(s) of tables %s have a key that no longer fits the table's key (it changed) and may "
-                "keep a PII value in clear: they cannot be re-keyed; erase them (`xlr8 truths erase --person`) or "
-                "delete them",
+                "keep a PII value in clear: they cannot be re-keyed; if one holds a person's value, erase that "
+                "person's letters (`xlr8 truths erase --person`)",
                 sum(unfit.values()), ", ".join(sorted(unfit)),
             )  # fmt: skip
         if not found:
