@@ -1004,7 +1004,9 @@ class ActivateAtEndMixin:
         """A top-level read starts clean (called before its first record, by both record loops and the BATCH loop):
         what a read of the same stream object that failed left (its start, the sets it noted, its own and its
         children's failure marks) is dropped (review27f L4: the next read in the process, a retry, announced the
-        failed read's start and sets, or nothing at all). Held versions are not: ``sync`` notes this read's first."""
+        failed read's start and sets, or nothing at all). So are the children's held versions (review28d L3: a
+        child's is held when it is read, under a parent record, so a read with no parent record sent the failed
+        read's); this stream's own is not: ``sync`` notes this read's before the loops start."""
         if getattr(self, "parent_stream_type", None) is not None:
             return
         pending: list[t.Any] = [self]
@@ -1014,6 +1016,8 @@ class ActivateAtEndMixin:
             stream._xlr8_read_started = None
             stream._xlr8_sets_read = None
             stream._xlr8_read_failed = False
+            if stream is not self:
+                stream._xlr8_pending_version = None
 
     def xlr8_read_whole(self, sets: t.Mapping[str, t.Iterable[t.Any]]) -> None:
         """Notes sets of ``xlr8_replace_by`` this read has read whole: each column's values, every combination of
