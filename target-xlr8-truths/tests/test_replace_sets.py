@@ -466,6 +466,32 @@ def test_more_dead_lettered_sets_than_one_statement_can_bind_still_keep_theirs(
     assert rows() == [("E1", "d1", "A", 8, False), ("E2", "d1", "A", 7, True)]
 
 
+def test_an_announcement_of_many_replace_by_columns_fits_postgres_s_parameters(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """review28d L4: each column's values were cut at 10,000 per statement, so a ``replace_by`` of 7 columns with
+    10,000 values each bound 70,000 (PostgreSQL takes 65,535): the run failed. The statement's values are now
+    bounded all columns together: the emptied set's row is marked, the other set's stays."""
+    wide = [f"c{i}" for i in range(7)]
+    config: dict[str, Any] = {"project_id": PROJECT}
+    schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
+    config.update(delivery="postgres", postgres_dsn=request.getfixturevalue("postgres_dsn"), postgres_schema=schema)
+    note = annotation("common", "wide", "timecard", keys=wide)
+    note["replace_by"] = wide
+    props = {c: {"type": "string"} for c in wide}
+    first = [schema_msg("wide", props, wide, note)]
+    first += [record_msg("wide", dict.fromkeys(wide, v)) for v in ("a", "b")]
+    done = run_target(config, [*first, state_msg({"run": 0})], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    values = ["a", *(f"v{i:05d}" for i in range(9_999))]
+    announced = _sets_read("wide", dict.fromkeys(wide, values))
+    done = run_target(config, [first[0], *announced, state_msg({"run": 1})], tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["wide"]["replaced"] == 1
+    found = postgres_rows(config["postgres_dsn"], schema, f"{P8}_common_wide", "c0, _sdc_deleted_at IS NOT NULL")
+    assert sorted(found or []) == [("a", True), ("b", False)]
+
+
 def test_an_announcement_whose_read_start_is_ahead_of_the_target_s_clock_stops_the_run_before_its_state(
     tmp_path: Path,
 ) -> None:
