@@ -1039,6 +1039,14 @@ class ActivateAtEndMixin:
                 f"replication_key {key!r}): its bookmark moves past them before they are "
                 "announced; declare it is_sorted = False (bookmark at the read's end) to announce its sets"
             )
+        if key and getattr(self, "parent_stream_type", None) is None and self.partitions:  # type: ignore[attr-defined]
+            # review28d L2: the SDK finalizes each partition's bookmark when that partition ends, so the STATEs
+            # after it carry the bookmark past sets announced only when the whole read ends (sorted or not)
+            raise ValueError(
+                f"{getattr(self, 'name', self)}: sets read whole on a partitioned incremental stream "
+                f"(replication_key {key!r}): each partition's bookmark moves past its sets when the partition "
+                "ends, before they are announced at the read's end; announce sets from an unpartitioned stream"
+            )
         listed = {c: list(dict.fromkeys(v for v in sets[c] if v is not None)) for c in columns}
         if all(listed.values()):
             if self._xlr8_sets_read is None:

@@ -186,3 +186,34 @@ def test_a_read_after_a_failed_one_sends_no_version_its_children_held_from_it(
         tap.sync_all()
     second = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [m["stream"] for m in second if m["type"] == "ACTIVATE_VERSION"] == ["parents"]
+
+
+class _PartitionedDaysStream(_SortedDaysStream):
+    """Incremental, not sorted, read in two partitions: the first partition's bookmark is final when it ends."""
+
+    is_sorted = False
+
+    @property
+    def partitions(self) -> list[dict]:
+        return [{"region": "north"}, {"region": "south"}]
+
+
+class _PartitionedDaysTap(_DaysTap):
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_PartitionedDaysStream(self)]
+
+
+@pytest.mark.parametrize("sdk_loop", ["0", "1"], ids=["kit loop", "sdk loop"])
+def test_sets_read_whole_on_a_partitioned_incremental_stream_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, sdk_loop: str
+) -> None:
+    """review28d L2: the SDK finalizes each partition's bookmark when the partition ends, so the STATEs after it
+    carry the bookmark past sets announced only at the read's end, sorted or not: a run stopped in partition 2
+    never announces partition 1's sets. Refused, naming the stream (was: accepted; the sorted refusal's advice,
+    "declare it is_sorted = False", does not help here)."""
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", sdk_loop)
+    tap = _PartitionedDaysTap(config={}, parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(ValueError, match="totals: sets read whole on a partitioned incremental"):
+        tap.sync_all()
+    assert SETS_READ_STREAM not in out.getvalue()
