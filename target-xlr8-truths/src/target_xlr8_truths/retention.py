@@ -405,8 +405,8 @@ def _scan_letter_keys(store: Store) -> tuple[dict[str, tuple[list[int], list[str
             if len(key) != len(names):
                 # the key it was written under, when the table's versions still name one of its width: its hashed
                 # columns' places; else any place could be one
-                places = sorted(older[len(key)]) if len(key) in older else list(range(len(key)))
-                if _plain_positions(key, places):
+                judged = sorted(older[len(key)]) if len(key) in older else list(range(len(key)))
+                if _plain_positions(key, judged):
                     unfit[table] = unfit.get(table, 0) + int(count)
             elif positions and _plain_positions(key, positions):
                 old.append(str(text))
