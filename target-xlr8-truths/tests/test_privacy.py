@@ -390,7 +390,7 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
     assert run.returncode == 0, run.stderr[-2000:]
     cipher = FieldCipher(load_key(key_file=config["pii_key_file"], setting="pii_key_file"))
     marked = "SELECT project, mark FROM _truths_marks"
-    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]  # a new store: nothing to migrate
+    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed_v2")]  # a new store: nothing to migrate
     with duckdb.connect(str(store)) as con:  # the letters as the target wrote them before F19 (no marks table then)
         for ssn in (CANARY_SSN, "222-33-4444"):
             con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
@@ -438,7 +438,7 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
     assert not Path(f"{store}.rewrite").exists()
     hashed = sorted([(json.dumps([cipher.hash(CANARY_SSN)]),), (json.dumps([cipher.hash("222-33-4444")]),)])
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
-    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]
+    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed_v2")]
 
     with duckdb.connect(str(store)) as con:  # the mark stands: a start reads it, not the letters (review27c M2)
         con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
@@ -452,7 +452,7 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"Hashed the clear PII key values of 1 older dead letter(s) (tables {table})" in again.stderr
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
-    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]
+    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed_v2")]
 
 
 def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn: str, tmp_path: Path) -> None:
@@ -497,21 +497,25 @@ def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn:
     with psycopg.connect(postgres_dsn, autocommit=True) as con:
         assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]
         marks = con.execute(f"SELECT project, mark FROM {schema}._truths_marks").fetchall()
-        assert marks == [(PROJECT.lower(), "dead_letter_keys_hashed")]
+        assert marks == [(PROJECT.lower(), "dead_letter_keys_hashed_v2")]
         con.execute(f"UPDATE {schema}._dead_letters SET record_key = %s", [json.dumps(["D1", CANARY_SSN])])
     unscanned = run_target({k: v for k, v in config.items() if not k.startswith("pii_key")}, other, tmp_path)
     assert unscanned.returncode == 0, unscanned.stderr[-2000:]
     assert "dead-letter key(s)" not in unscanned.stderr  # the mark is read, not the letters (review27c M2)
 
 
+@pytest.mark.parametrize("marked", ["no mark", "first mark"])
 def test_dead_letters_whose_key_no_longer_fits_the_table_s_key_are_named_never_reported_clean(
-    config: dict[str, Any], store: Path, tmp_path: Path
+    config: dict[str, Any], store: Path, tmp_path: Path, marked: str
 ) -> None:
     """review27c L3: a letter written when the table's key was (Dept, SSN), SSN in clear, on a table now keyed by
     SSN alone: which place held the SSN cannot be told from the current key, so it cannot be re-keyed. It was
     skipped in silence: the command said "no dead letter keeps a hashed key column's value in clear", exit 0, the
     start-up said nothing, and the store was marked migrated. Now the command names the table and the count, exit
-    1; a run's start warns (never the value); the store is not marked while such letters are there."""
+    1; a run's start warns (never the value); the store is not marked while such letters are there.
+    review28d M4: a store the first check already marked (``dead_letter_keys_hashed``, the state that check left)
+    is scanned once more (was: exit 0, "no dead letter keeps ..."). review28d M3: ``--rewrite`` still rewrites the
+    file when such letters are named, and says so (was: skipped in silence)."""
     import subprocess
     import sys
 
@@ -528,8 +532,12 @@ def test_dead_letters_whose_key_no_longer_fits_the_table_s_key_are_named_never_r
     with duckdb.connect(str(store)) as con:  # as an older target wrote it under the older key (Dept, SSN)
         con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
                     [json.dumps(["HR", CANARY_SSN]), json.dumps([cipher.hash(CANARY_SSN)])])  # fmt: skip
-        con.execute("DROP TABLE _truths_marks")
+        if marked == "no mark":
+            con.execute("DROP TABLE _truths_marks")
+        else:  # as the first check's version left it: marked, the letter skipped
+            con.execute("UPDATE _truths_marks SET mark = 'dead_letter_keys_hashed'")
     table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:by_ssn'")[0][0]
+    v2 = "SELECT count(*) FROM _truths_marks WHERE mark = 'dead_letter_keys_hashed_v2'"
 
     xlr8 = [str(Path(sys.executable).parent / "xlr8"), "truths", "rekey-dead-letters", "--project", PROJECT,
             "--duckdb", str(store), "--pii-key-file", config["pii_key_file"]]  # fmt: skip
@@ -538,7 +546,12 @@ def test_dead_letters_whose_key_no_longer_fits_the_table_s_key_are_named_never_r
     assert f"{table}: 1 dead letter(s) whose key no longer fits the table's key (it changed)" in done.stdout
     assert "no dead letter keeps" not in done.stdout
     assert CANARY_SSN not in done.stdout + done.stderr
-    assert query(store, "SELECT count(*) FROM _truths_marks") == [(0,)]
+    assert query(store, v2) == [(0,)]
+
+    rewritten = subprocess.run([*xlr8, "--rewrite"], capture_output=True, text=True, check=False)
+    assert rewritten.returncode == 1, (rewritten.stdout, rewritten.stderr)
+    assert f"{table}: 1 dead letter(s) whose key no longer fits" in rewritten.stdout
+    assert "the DuckDB file was rewritten" in rewritten.stdout
 
     plain = {k: v for k, v in config.items() if not k.startswith("pii_key")}
     warned = run_target(plain, [schema_msg("things", {"id": {"type": "integer"}}, ["id"]),
@@ -546,4 +559,56 @@ def test_dead_letters_whose_key_no_longer_fits_the_table_s_key_are_named_never_r
     assert warned.returncode == 0, warned.stderr[-2000:]
     assert f"1 dead letter(s) of tables {table} have a key that no longer fits the table's key" in warned.stderr
     assert CANARY_SSN not in warned.stderr
-    assert query(store, "SELECT count(*) FROM _truths_marks") == [(0,)]
+    assert query(store, v2) == [(0,)]
+
+
+def test_a_hashed_letter_of_an_older_key_width_is_judged_on_its_pii_column_only(
+    config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """review28d M2: a letter written under the key (Dept, SSN), its SSN hashed, on a table whose key was then
+    extended to (Dept, SSN, Day): its clear Dept is no PII. It was named "may keep a PII value in clear" (exit 1
+    for good, the store never marked, the letters to be deleted). Now judged on the SSN's place in the key it was
+    written under (the table's older ``_schema_metadata`` version): clean, exit 0, the store marked; a letter of that
+    width holding the SSN in clear is still named."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    props = {"Dept": {"type": "string"}, "SSN": {"type": "string"}, "Day": {"type": "string"},
+             "Salary": {"type": ["null", "number"]}}  # fmt: skip
+    ann = annotation("ukg_pro", "by_dept", "employee", keys=["Dept", "SSN"])
+    first = [schema_msg("by_dept", props, ["Dept", "SSN"], ann),
+             record_msg("by_dept", {"Dept": "HR", "SSN": "111-22-3333", "Day": "d1", "Salary": 1}),
+             record_msg("by_dept", {"Dept": "HR", "SSN": CANARY_SSN, "Day": "d1", "Salary": "lots"})]  # fmt: skip
+    run = run_target(config, first, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    ann = annotation("ukg_pro", "by_dept", "employee", keys=["Dept", "SSN", "Day"])
+    second = [schema_msg("by_dept", props, ["Dept", "SSN", "Day"], ann),
+              record_msg("by_dept", {"Dept": "HR", "SSN": "111-22-3333", "Day": "d2", "Salary": 2})]  # fmt: skip
+    run = run_target(config, second, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "key properties extended" in run.stderr
+    letters = query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")
+    assert len(letters) == 1, letters
+    key = json.loads(letters[0][0])
+    assert len(key) == 2, key  # written under (Dept, SSN)
+    assert key[0] == "HR"
+    assert key[1] not in (CANARY_SSN, None)  # hashed
+    with duckdb.connect(str(store)) as con:  # a store from before the mark
+        con.execute("DROP TABLE _truths_marks")
+
+    xlr8 = [str(Path(sys.executable).parent / "xlr8"), "truths", "rekey-dead-letters", "--project", PROJECT,
+            "--duckdb", str(store), "--pii-key-file", config["pii_key_file"]]  # fmt: skip
+    done = subprocess.run(xlr8, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "no dead letter keeps a hashed key column's value in clear" in done.stdout
+    assert "no longer fits" not in done.stdout
+    assert query(store, "SELECT mark FROM _truths_marks") == [("dead_letter_keys_hashed_v2",)]
+
+    with duckdb.connect(str(store)) as con:  # the same letter with its SSN in clear: named
+        con.execute("UPDATE _dead_letters SET record_key = ?", [json.dumps(["HR", CANARY_SSN])])
+        con.execute("DELETE FROM _truths_marks")
+    done = subprocess.run(xlr8, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "1 dead letter(s) whose key no longer fits" in done.stdout

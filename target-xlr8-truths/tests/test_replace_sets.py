@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from truths_testkit import P8, PROJECT, annotation, postgres_rows, query, record_msg, run_target, schema_msg, state_msg
 
@@ -465,12 +466,41 @@ def test_more_dead_lettered_sets_than_one_statement_can_bind_still_keep_theirs(
     assert rows() == [("E1", "d1", "A", 8, False), ("E2", "d1", "A", 7, True)]
 
 
-def test_an_announcement_whose_read_start_is_ahead_of_the_target_s_clock_deletes_nothing(tmp_path: Path) -> None:
-    """review27f L7: ``read_start`` is compared with row stamps written by other runs' hosts. A read cannot have
-    begun after its announcement reached the target, so a ``read_start`` later than the target's clock (here a day
-    ahead: no clock tick matters) says the tap's host clock runs ahead: a row another host extracted after the read
-    began could look older and be deleted. Nothing of that announcement is taken as empty (E2's emptied day stays),
-    said in a WARNING; was: E2's row marked deleted."""
+def test_an_announcement_of_many_replace_by_columns_fits_postgres_s_parameters(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """review28d L4: each column's values were cut at 10,000 per statement, so a ``replace_by`` of 7 columns with
+    10,000 values each bound 70,000 (PostgreSQL takes 65,535): the run failed. The statement's values are now
+    bounded all columns together: the emptied set's row is marked, the other set's stays."""
+    wide = [f"c{i}" for i in range(7)]
+    config: dict[str, Any] = {"project_id": PROJECT}
+    schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
+    config.update(delivery="postgres", postgres_dsn=request.getfixturevalue("postgres_dsn"), postgres_schema=schema)
+    note = annotation("common", "wide", "timecard", keys=wide)
+    note["replace_by"] = wide
+    props = {c: {"type": "string"} for c in wide}
+    first = [schema_msg("wide", props, wide, note)]
+    first += [record_msg("wide", dict.fromkeys(wide, v)) for v in ("a", "b")]
+    done = run_target(config, [*first, state_msg({"run": 0})], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    values = ["a", *(f"v{i:05d}" for i in range(9_999))]
+    announced = _sets_read("wide", dict.fromkeys(wide, values))
+    done = run_target(config, [first[0], *announced, state_msg({"run": 1})], tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["wide"]["replaced"] == 1
+    found = postgres_rows(config["postgres_dsn"], schema, f"{P8}_common_wide", "c0, _sdc_deleted_at IS NOT NULL")
+    assert sorted(found or []) == [("a", True), ("b", False)]
+
+
+def test_an_announcement_whose_read_start_is_ahead_of_the_target_s_clock_stops_the_run_before_its_state(
+    tmp_path: Path,
+) -> None:
+    """review27f L7, review28d M1: ``read_start`` is compared with row stamps written by other runs' hosts. A read
+    cannot have begun after its announcement reached the target, so a ``read_start`` later than the target's clock
+    (here a day ahead: no clock tick matters) says the tap's host clock runs ahead. Skipping the announcement (as
+    review27f L7's fix did) let the STATE after it through: a header-driven stream never reads that set again, so
+    E2's emptied day stayed current for good, exit 0. Now the run fails before that STATE, naming both instants and
+    NTP: the bookmark stays, E2's row is untouched (the rerun with sound clocks empties it)."""
     config: dict[str, Any] = {"project_id": PROJECT, "duckdb_path": str(tmp_path / "truths.duckdb")}
     done = run_target(config, _messages([("E1", "d1", "A", 8), ("E2", "d1", "A", 7)], 0, True), tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -478,8 +508,38 @@ def test_an_announcement_whose_read_start_is_ahead_of_the_target_s_clock_deletes
     second = _messages([("E1", "d1", "A", 9)], 1, True)
     announced = _sets_read("totals", {"person": ["E1", "E2"], "day": ["d1"]}, ahead)
     done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "later than this target's clock" in done.stderr
-    assert "the clocks of the tap's host and this host differ; no set is taken as empty" in done.stderr
+    assert done.returncode != 0, done.stderr[-2000:]
+    assert f"read_start {dt.datetime.fromisoformat(ahead).isoformat()}, later than this target's clock (" in done.stderr
+    assert "Synchronize the hosts' clocks (NTP)" in done.stderr
+    assert {"run": 1} not in done.states  # the bookmark does not move past the read
     found = query(config["duckdb_path"], f'SELECT person, code, hours, _sdc_deleted_at IS NULL FROM "{TABLE}"')
-    assert sorted(found or []) == [("E1", "A", 9, True), ("E2", "A", 7, True)]
+    assert sorted(found or []) == [("E1", "A", 9, True), ("E2", "A", 7, True)]  # E1's row committed before it
+
+    # the rerun, its clock sound, empties E2's day and moves the bookmark
+    now = dt.datetime.now(dt.UTC).isoformat()
+    announced = _sets_read("totals", {"person": ["E1", "E2"], "day": ["d1"]}, now)
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {"run": 1} in done.states
+    found = query(config["duckdb_path"], f'SELECT person, code, hours, _sdc_deleted_at IS NULL FROM "{TABLE}"')
+    assert sorted(found or []) == [("E1", "A", 9, True), ("E2", "A", 7, False)]
+
+
+def test_a_read_start_ahead_of_the_clock_does_not_stop_a_table_that_never_compares_it(tmp_path: Path) -> None:
+    """review28d L1: ``read_start`` only guards rows by ``_sdc_extracted_at``. A table without that column (one
+    landed before the column was kept) never compares it, so a tap clock ahead changes nothing: the emptied set's
+    row is marked deleted and the STATE goes out (was: announcement skipped, E2's row left current)."""
+    config: dict[str, Any] = {"project_id": PROJECT, "duckdb_path": str(tmp_path / "truths.duckdb")}
+    done = run_target(config, _messages([("E1", "d1", "A", 8), ("E2", "d1", "A", 7)], 0, True), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with duckdb.connect(config["duckdb_path"]) as con:
+        con.execute(f'ALTER TABLE "{TABLE}" DROP COLUMN _sdc_extracted_at')
+    ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    announced = _sets_read("totals", {"person": ["E2"], "day": ["d1"]}, ahead)
+    second = _messages([], 1, True)
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "later than this target's clock" not in done.stderr
+    assert {"run": 1} in done.states
+    found = query(config["duckdb_path"], f'SELECT person, code, hours, _sdc_deleted_at IS NULL FROM "{TABLE}"')
+    assert sorted(found or []) == [("E1", "A", 8, True), ("E2", "A", 7, False)]

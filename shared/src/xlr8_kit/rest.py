@@ -1004,7 +1004,9 @@ class ActivateAtEndMixin:
         """A top-level read starts clean (called before its first record, by both record loops and the BATCH loop):
         what a read of the same stream object that failed left (its start, the sets it noted, its own and its
         children's failure marks) is dropped (review27f L4: the next read in the process, a retry, announced the
-        failed read's start and sets, or nothing at all). Held versions are not: ``sync`` notes this read's first."""
+        failed read's start and sets, or nothing at all). So are the children's held versions (review28d L3: a
+        child's is held when it is read, under a parent record, so a read with no parent record sent the failed
+        read's); this stream's own is not: ``sync`` notes this read's before the loops start."""
         if getattr(self, "parent_stream_type", None) is not None:
             return
         pending: list[t.Any] = [self]
@@ -1014,6 +1016,8 @@ class ActivateAtEndMixin:
             stream._xlr8_read_started = None
             stream._xlr8_sets_read = None
             stream._xlr8_read_failed = False
+            if stream is not self:
+                stream._xlr8_pending_version = None
 
     def xlr8_read_whole(self, sets: t.Mapping[str, t.Iterable[t.Any]]) -> None:
         """Notes sets of ``xlr8_replace_by`` this read has read whole: each column's values, every combination of
@@ -1034,6 +1038,14 @@ class ActivateAtEndMixin:
                 f"{getattr(self, 'name', self)}: sets read whole on a sorted incremental stream (is_sorted, "
                 f"replication_key {key!r}): its bookmark moves past them before they are "
                 "announced; declare it is_sorted = False (bookmark at the read's end) to announce its sets"
+            )
+        if key and getattr(self, "parent_stream_type", None) is None and self.partitions:  # type: ignore[attr-defined]
+            # review28d L2: the SDK finalizes each partition's bookmark when that partition ends, so the STATEs
+            # after it carry the bookmark past sets announced only when the whole read ends (sorted or not)
+            raise ValueError(
+                f"{getattr(self, 'name', self)}: sets read whole on a partitioned incremental stream "
+                f"(replication_key {key!r}): each partition's bookmark moves past its sets when the partition "
+                "ends, before they are announced at the read's end; announce sets from an unpartitioned stream"
             )
         listed = {c: list(dict.fromkeys(v for v in sets[c] if v is not None)) for c in columns}
         if all(listed.values()):

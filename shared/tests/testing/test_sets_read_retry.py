@@ -117,3 +117,103 @@ def test_sets_read_whole_on_a_sorted_incremental_stream_are_refused_by_name(
     with redirect_stdout(out), pytest.raises(ValueError, match="totals: sets read whole on a sorted incremental"):
         tap.sync_all()
     assert SETS_READ_STREAM not in out.getvalue()
+
+
+class _ParentsStream(KitRESTStream):
+    """Full-table parents: the first read reads P1 (and its child), then fails; the second reads none."""
+
+    name = "parents"
+    path = "/parents"
+    url_base = "http://127.0.0.1:9"
+    primary_keys = ("id",)
+    replication_key = None
+    schema: t.ClassVar[dict] = th.PropertiesList(th.Property("id", th.StringType)).to_dict()
+    attempts: t.ClassVar[int] = 0
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        type(self).attempts += 1
+        if type(self).attempts == 1:
+            yield {"id": "P1"}
+            raise ConnectionError("the request for the second page failed")
+
+    def get_child_context(self, record: dict, context: t.Any) -> dict:
+        return {"parent": record["id"]}
+
+
+class _ChildrenStream(KitRESTStream):
+    name = "children"
+    path = "/children"
+    url_base = "http://127.0.0.1:9"
+    primary_keys = ("id",)
+    replication_key = None
+    parent_stream_type = _ParentsStream
+    schema: t.ClassVar[dict] = th.PropertiesList(
+        th.Property("id", th.StringType), th.Property("parent", th.StringType)
+    ).to_dict()
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        yield {"id": "C1", "parent": context["parent"]}
+
+
+class _FamilyTap(_DaysTap):
+    name = "tap-family"
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_ParentsStream(self), _ChildrenStream(self)]
+
+
+@pytest.mark.parametrize("sdk_loop", ["0", "1"], ids=["kit loop", "sdk loop"])
+def test_a_read_after_a_failed_one_sends_no_version_its_children_held_from_it(
+    monkeypatch: pytest.MonkeyPatch, sdk_loop: str
+) -> None:
+    """review28d L3: a child's ACTIVATE_VERSION is held from when the child is read, under a parent record. The
+    failed first read read P1's child (version held), the second read reads no parent, so no child: it sent the
+    failed read's child version (the target would mark deleted every child row of earlier runs, though the read
+    read no child). Now ``_xlr8_read_begins`` drops the children's held versions; the parent's own is sent."""
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", sdk_loop)
+    monkeypatch.setattr(_ParentsStream, "attempts", 0)
+    tap = _FamilyTap(config={"emit_activate_version_messages": True}, parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(ConnectionError):
+        tap.sync_all()
+    first = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [m["record"] for m in first if m["type"] == "RECORD" and m["stream"] == "children"] == [
+        {"id": "C1", "parent": "P1"}
+    ]
+    assert not [m for m in first if m["type"] == "ACTIVATE_VERSION"]  # a failed read activates nothing
+    out = io.StringIO()
+    with redirect_stdout(out):
+        tap.sync_all()
+    second = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [m["stream"] for m in second if m["type"] == "ACTIVATE_VERSION"] == ["parents"]
+
+
+class _PartitionedDaysStream(_SortedDaysStream):
+    """Incremental, not sorted, read in two partitions: the first partition's bookmark is final when it ends."""
+
+    is_sorted = False
+
+    @property
+    def partitions(self) -> list[dict]:
+        return [{"region": "north"}, {"region": "south"}]
+
+
+class _PartitionedDaysTap(_DaysTap):
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_PartitionedDaysStream(self)]
+
+
+@pytest.mark.parametrize("sdk_loop", ["0", "1"], ids=["kit loop", "sdk loop"])
+def test_sets_read_whole_on_a_partitioned_incremental_stream_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, sdk_loop: str
+) -> None:
+    """review28d L2: the SDK finalizes each partition's bookmark when the partition ends, so the STATEs after it
+    carry the bookmark past sets announced only at the read's end, sorted or not: a run stopped in partition 2
+    never announces partition 1's sets. Refused, naming the stream (was: accepted; the sorted refusal's advice,
+    "declare it is_sorted = False", does not help here)."""
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", sdk_loop)
+    tap = _PartitionedDaysTap(config={}, parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(ValueError, match="totals: sets read whole on a partitioned incremental"):
+        tap.sync_all()
+    assert SETS_READ_STREAM not in out.getvalue()

@@ -23,8 +23,10 @@ from target_xlr8_truths.naming import column_names, normalise_project, quote
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
 
 PERSON_KEYS = ("employee_id", "person_id")
-#: The ``_truths_marks`` mark: no dead letter of the project keeps a hashed key column's value in clear.
-LETTER_KEYS_HASHED = "dead_letter_keys_hashed"
+#: The ``_truths_marks`` mark: no dead letter of the project keeps a hashed key column's value in clear. Versioned:
+#: the first mark (``dead_letter_keys_hashed``) was also recorded by a scan that skipped letters of an older key
+#: width (review27c L3), so each store is scanned once more under this name (review28d M4).
+LETTER_KEYS_HASHED = "dead_letter_keys_hashed_v2"
 PERSON_REFERENCES = ("manager_id",)
 
 
@@ -375,13 +377,21 @@ def _scan_letter_keys(store: Store) -> tuple[dict[str, tuple[list[int], list[str
     found: dict[str, tuple[list[int], list[str]]] = {}
     unfit: dict[str, int] = {}
     for table, columns in sorted(hashed.items()):
-        keys = store.fetchone(
+        versions = store.fetchall(
             "SELECT likely_keys FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ? "
-            "ORDER BY is_current DESC, version DESC LIMIT 1",
+            "ORDER BY is_current DESC, version DESC",
             [store.run.project, table],
         )
-        names = json.loads(keys[0]) if keys and isinstance(keys[0], str) else (keys[0] if keys else None) or []
+        known = [json.loads(v) if isinstance(v, str) else (v or []) for (v,) in versions]
+        names = known[0] if known else []
         positions = [i for i, name in enumerate(names) if name in columns]
+        # an older key's places of the hashed columns, by width: a letter written under it is judged on those
+        # places only (a clear Dept or date beside a hashed SSN is no PII; review28d M2)
+        older: dict[int, set[int]] = {}
+        for old_names in known[1:]:
+            if isinstance(old_names, list) and len(old_names) != len(names):
+                places = older.setdefault(len(old_names), set())
+                places.update(i for i, name in enumerate(old_names) if name in columns)
         letters = store.fetchall(
             f"SELECT CAST(record_key AS VARCHAR), COUNT(*) FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? "  # noqa: S608
             "AND table_name = ? AND record_key IS NOT NULL GROUP BY 1",
@@ -393,7 +403,10 @@ def _scan_letter_keys(store: Store) -> tuple[dict[str, tuple[list[int], list[str
             if not isinstance(key, list):
                 continue
             if len(key) != len(names):
-                if _plain_positions(key, list(range(len(key)))):
+                # the key it was written under, when the table's versions still name one of its width: its hashed
+                # columns' places; else any place could be one
+                judged = sorted(older[len(key)]) if len(key) in older else list(range(len(key)))
+                if _plain_positions(key, judged):
                     unfit[table] = unfit.get(table, 0) + int(count)
             elif positions and _plain_positions(key, positions):
                 old.append(str(text))
@@ -525,8 +538,11 @@ def _rekey_cli(store: Store, key_file: str, out: t.TextIO, rewrite: bool = False
 
     found, unfit = letters_to_rekey_and_unfit(store)
     if not found:
-        if unfit:
-            return _unfit_cli(unfit, out)
+        if unfit:  # the purge asked for still runs: a start-up's re-key left clear values in free blocks (review28d M3)
+            code = _unfit_cli(unfit, out)
+            if rewrite:
+                _after_rekey(store, out)
+            return code
         print("rekey-dead-letters: no dead letter keeps a hashed key column's value in clear", file=out)
         if rewrite:
             _after_rekey(store, out)
@@ -550,7 +566,8 @@ def _unfit_cli(unfit: dict[str, int], out: t.TextIO) -> int:
     """The letters that could not be re-keyed (``unfit_letter_keys``), by table; exit 1: the store is not clean."""
     for table, count in sorted(unfit.items()):
         print(f"{table}: {count} dead letter(s) whose key no longer fits the table's key (it changed) may keep a "
-              "PII value in clear and cannot be re-keyed: erase them (`xlr8 truths erase --person`) or delete them",
+              "PII value in clear and cannot be re-keyed: if one holds a person's value, erase that person's letters "
+              "(`xlr8 truths erase --person`)",
               file=out)  # fmt: skip
     print(f"rekey-dead-letters: {sum(unfit.values())} dead letter(s) left as they are", file=out)
     return 1

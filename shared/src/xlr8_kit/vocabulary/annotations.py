@@ -46,8 +46,8 @@ read began, by the clock that stamps its records' ``time_extracted``: a row extr
 run whose read overlapped this one and landed first: review26c M5) is never deleted by this announcement. Other
 runs' stamps come from their own hosts' clocks: the comparison holds for runs on one host, or on hosts whose
 clocks are synchronized (NTP); a skew lets a row another host extracted within it after the read began be
-deleted. The target takes no set as empty from an announcement whose ``read_start`` is later than its own clock
-(the tap's clock is ahead: WARNING).
+deleted. An announcement whose ``read_start`` is later than the target's own clock (the tap's clock is ahead)
+fails the run before the STATE that follows, so the bookmark stays and a rerun announces the sets again.
 ``stream`` is the name the stream's records go out under (a tap-side stream map's ``__alias__``). The
 announcements go out before the STATE that covers the read. Singer has no message for this (an
 unknown message type stops SDK targets), and a RECORD of a stream of its own is harmless elsewhere: another target
