@@ -7,10 +7,6 @@ it) gets changes to quantity, unit price or delivery date as a *proposal* (``PUT
 overwritten; other fields are updated directly. ``supplier_number`` (an ERP supplier id) is resolved to Common's
 supplier company by its ``erp_supplier_id``.
 
-A cancellation alone (``po_number`` and ``status: cancelled``, nothing else: mapper-common's ``multi_line: split``
-retiring an order's own number once its lines land apart) cancels the PO when Common holds it and is counted
-``cancelled_absent`` when it does not (there is nothing to create a PO from).
-
 ``amendments``: ``status: proposed`` proposes the changes on the PO named by ``po_number`` (unless the same
 proposal is open); ``approved``/``rejected`` decides the open proposal (nothing open and the PO already shows that
 decision: nothing to do).
@@ -184,11 +180,6 @@ class CommonSink(RecordSink):
             raise RecordFailed("record has no po_number")
         body = self._body(record)
         existing = self.client.find_po(str(number))
-        if existing is None and body == {"status": "cancelled"}:
-            # a cancellation alone (mapper-common: the order's own number, once its lines land apart): nothing to
-            # cancel when Common holds no such PO, and nothing to create one from
-            self.counts["cancelled_absent"] += 1
-            return
         self._status(body, existing)
         if existing is None:
             try:

@@ -210,8 +210,6 @@ class CommonMapper(InlineMapper):
         stream = message_dict["stream"]
         if self._mapped(stream):
             direction, options = self.direction, self.options
-            for retired in self.template.retired(message_dict["record"], direction, options):
-                yield RecordMessage(stream=self.template.target_stream(direction), record=retired)
             for piece in self.template.pieces(message_dict["record"], direction, options):
                 try:
                     record = self.template.map_record(piece, direction, options, self.rounded)
