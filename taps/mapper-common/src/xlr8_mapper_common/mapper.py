@@ -89,9 +89,10 @@ class CommonMapper(InlineMapper):
             default="refuse",
             allowed_values=list(MULTI_LINE),
             description="An ERP order of several lines (a Common PO carries one): refuse (default: refused by key, "
-            "dead-lettered, exit 1) or split (one Common PO per ERP line, po_number <order><separator><line number> "
-            "as the template's 'lines' says: S/4 <order>-<item>, Oracle <order>/<line>; to_erp cuts back only such "
-            "a number, an order number holding the separator is refused).",
+            "dead-lettered, exit 1) or split (one Common PO per ERP line: the first line under the order's own "
+            "number, the others <order><separator><line number> as the template's 'lines' says: S/4 <order>-<item>, "
+            "Oracle <order>/<line>; to_erp cuts back only such a number, an order number holding the separator is "
+            "refused). Upgrading from an earlier split (first line <order>-<line>): see the README first.",
         ),
         th.Property(
             "price_rounding",
@@ -108,7 +109,9 @@ class CommonMapper(InlineMapper):
             "their own numbers in Common's one po_number space and never overwrite another ERP's or Common's own "
             "POs of the same number; to_erp cuts it off and refuses a po_number without it (another source's PO). "
             "Unset: the ERP's numbers as they are (only for the one source of Common's numbers). Choose it before "
-            "the first run: POs landed under other numbers stay.",
+            "the first run: POs landed under other numbers stay. Upgrading a mapping that has already landed "
+            "orders without it: set it to empty to keep their numbers, or cancel the old POs in Common first, or "
+            "every order read again lands a second time (see the README).",
         ),
     ).to_dict()
 
