@@ -617,3 +617,23 @@ def test_a_po_number_prefix_with_a_blank_stops_the_mapper_naming_the_setting(tmp
     assert result.returncode == 1
     assert "setting 'po_number_prefix' is 'S4 ': a text without blanks" in result.stderr, result.stderr
     assert result.stdout == ""
+
+
+def test_to_erp_with_a_prefix_skips_other_sources_pos_with_a_count_and_exits_0(tmp_path: Path) -> None:
+    """review28f L2: ``common-to-s4hana`` (``po_number_prefix: S4-``) reads every Common PO from tap-common; one
+    without the prefix is not wrong, just not S/4's (Common's own, or another ERP's ``ORA-``): it is skipped and
+    counted at INFO, not refused, so the run exits 0 and its STATE goes on; a PO S/4's mapping landed goes to S/4
+    without the prefix. Before, each such PO was refused: exit 1, and without ``dead_letter_path`` no STATE."""
+    covered = {"draft", "pending", "confirmed", "amendment_pending", "cancelled"}
+    own, other, ours = [o for o in common_purchase_orders() if o["status"] in covered][:3]
+    ours = {**ours, "po_number": f"S4-{ours['po_number']}"}
+    other = {**other, "po_number": f"ORA-{other['po_number']}"}
+    config = {"template": "s4hana", "direction": "to_erp", "po_number_prefix": "S4-"}
+    result = run_mapper(config, singer("purchase_orders", [own, other, ours], ["id"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    messages = parse_singer_messages(result.stdout, exact_decimals=True)
+    sent = [m["record"]["PurchaseOrder"] for m in messages if m["type"] == "RECORD"]
+    assert sent == [ours["po_number"].removeprefix("S4-")]
+    assert any(m["type"] == "STATE" for m in messages)
+    assert "2 purchase order(s) without po_number_prefix 'S4-' skipped" in result.stderr
+    assert f"({own['po_number']}; {other['po_number']})" in result.stderr

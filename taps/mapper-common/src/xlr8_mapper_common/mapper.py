@@ -125,6 +125,7 @@ class CommonMapper(InlineMapper):
         self.refused = []
         self.repeated = []
         self.rounded = _FirstOf(20)
+        self.foreign = _FirstOf(20)  # to_erp: Common POs without po_number_prefix, another source's (review28f L2)
         self._lettered = self._open_dead_letters()
         self.options  # noqa: B018  (checked at start: a bad choice stops the run before any record)
 
@@ -213,6 +214,11 @@ class CommonMapper(InlineMapper):
         stream = message_dict["stream"]
         if self._mapped(stream):
             direction, options = self.direction, self.options
+            if direction == "to_erp" and options.po_number_prefix:
+                number = str(message_dict["record"].get(self.template.common_key[0]) or "")
+                if number and not number.startswith(options.po_number_prefix):
+                    self.foreign.append(number)  # another source's PO, not this ERP's: not sent, not an error
+                    return
             for piece in self.template.pieces(message_dict["record"], direction, options):
                 try:
                     record = self.template.map_record(piece, direction, options, self.rounded)
@@ -277,6 +283,16 @@ class CommonMapper(InlineMapper):
             self.logger.warning(
                 "mapper-common: price_rounding half_up rounded %d price(s) to the places Common keeps (%s)",
                 self.rounded.seen,
+                shown,
+            )
+        if self.foreign.seen:
+            shown = "; ".join(self.foreign) + ("; ..." if self.foreign.seen > len(self.foreign) else "")
+            self.logger.info(
+                "mapper-common: %d purchase order(s) without po_number_prefix %r skipped: not landed from %s by this "
+                "mapping (another ERP's, or Common's own), so not sent to it (%s)",
+                self.foreign.seen,
+                self.options.po_number_prefix,
+                self.template.erp,
                 shown,
             )
         if self.repeated:
