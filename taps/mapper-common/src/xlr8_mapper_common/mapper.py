@@ -107,7 +107,8 @@ class CommonMapper(InlineMapper):
             th.StringType,
             description="Put before every po_number landed in Common (e.g. S4-, ORA-), so this ERP's orders have "
             "their own numbers in Common's one po_number space and never overwrite another ERP's or Common's own "
-            "POs of the same number; to_erp cuts it off and refuses a po_number without it (another source's PO). "
+            "POs of the same number; to_erp cuts it off and skips a po_number without it (another source's PO: "
+            "counted at INFO, not sent, not an error). "
             "Unset: the ERP's numbers as they are (only for the one source of Common's numbers). Choose it before "
             "the first run: POs landed under other numbers stay. Upgrading a mapping that has already landed "
             "orders without it: set it to empty to keep their numbers, or cancel the old POs in Common first, or "
