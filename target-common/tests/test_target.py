@@ -619,3 +619,34 @@ def test_split_keeps_a_grown_orders_live_po_and_cancels_nothing(
     third = pipeline(unprefixed, singer("A_PurchaseOrder", [mine], ["PurchaseOrder"]), tmp_path)
     assert third.returncode == 0, third.stderr[-3000:]
     assert emulator.data.find_po(own["id"])["status"] == "confirmed"  # not cancelled (M1)
+
+
+def test_a_total_change_on_a_confirmed_po_is_refused_not_written_behind_the_suppliers_back(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review28f M3: S/4's price 1.255 -> 1.258 on a confirmed PO keeps unit_price 1.26 (half_up) and changes only
+    the total the mapper sends (1255.00 -> 1258.00). Common's amendments carry no total, so it is not PUT onto the
+    confirmed PO (before: written directly, a price change the supplier never saw): the record is dead-lettered
+    naming the PO and both totals, and Common keeps 1255.00. Before, target-common PUT total_amount 1258.00."""
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000004"
+    order["PurchasingProcessingStatus"] = "05"  # confirmed
+    order["to_PurchaseOrderItem"]["results"][0].update(OrderQuantity="1000", NetPriceAmount="1.255")
+    mapper = {**MAPPER, "price_rounding": "half_up", "po_number_prefix": "S4-"}
+    steps = [("mapper-common", mapper), ("target-common", target_config(url, tmp_path))]
+    first = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    po = next(p for p in emulator.data.purchase_orders() if p["po_number"] == "S4-4700000004")
+    assert (po["status"], Decimal(po["total_amount"])) == ("confirmed", Decimal("1255.00"))
+    writes = len(_writes(sandbox))
+    order["to_PurchaseOrderItem"]["results"][0].update(NetPriceAmount="1.258")
+    second = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert _writes(sandbox)[writes:] == []  # nothing written onto the confirmed PO
+    now = emulator.data.find_po(po["id"])
+    assert (now["status"], Decimal(now["unit_price"]), Decimal(now["total_amount"])) == (
+        "confirmed", Decimal("1.26"), Decimal("1255.00"))  # fmt: skip
+    [letter] = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
+    assert "S4-4700000004" in letter["detail"]
+    assert "1258.00" in letter["detail"]
+    assert "1255.00" in letter["detail"]
