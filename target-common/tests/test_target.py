@@ -6,6 +6,7 @@ dead letters with its request_id; a canary password appears nowhere."""
 from __future__ import annotations
 
 import json
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from xlr8_kit.testing.residue import Canary, scan
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.common import EMAIL, CommonEmulator
 
-from .conftest import pipeline, singer, target_config
+from .conftest import BIN, pipeline, singer, target_config
 
 MAPPER = {"template": "s4hana", "direction": "from_erp", "drop_other_streams": True}
 
@@ -554,3 +555,98 @@ def test_a_rounded_s4_price_lands_with_s4s_line_value_as_the_total(
         rounded["PurchaseOrder"]: (Decimal("1.26"), Decimal("1255.00")),
         exact["PurchaseOrder"]: (Decimal("4.10"), Decimal("4100.00")),
     }
+
+
+def _s4_item(order: dict[str, Any], number: str, **extra: Any) -> dict[str, Any]:
+    item = json.loads(json.dumps(order["to_PurchaseOrderItem"]["results"][0]))
+    item.update(PurchaseOrderItem=number, **extra)
+    return dict(item)
+
+
+def test_split_keeps_a_grown_orders_live_po_and_cancels_nothing(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review28f H1, M1, M2 through the mapper-common and target-common CLIs: with ``multi_line: split`` the order's
+    first line keeps the order's own number, so a one-item order that the supplier has shipped and that then gains
+    an item in S/4 keeps its PO as it was (in transit, not cancelled, not re-created) and gains one PO for the new
+    item; an order that grows items the mapper refuses is left as Common holds it; without a prefix, a Common PO of
+    the order's number is never cancelled. Before, split sent a cancellation of the order's own number for every
+    order of several items: the shipped PO was cancelled and item 10 re-created as a new pending PO."""
+    split = {**MAPPER, "multi_line": "split", "po_number_prefix": "S4-", "dead_letter_path": str(tmp_path / "m.jsonl")}
+    steps = [("mapper-common", split), ("target-common", target_config(url, tmp_path))]
+    shipped, refused = s4_orders(emulator, 2)
+    for order, number in ((shipped, "4700000001"), (refused, "4700000002")):
+        order["PurchaseOrder"] = number
+        order["to_PurchaseOrderItem"]["results"][0]["PurchaseOrderItem"] = "00010"
+    first = pipeline(steps, singer("A_PurchaseOrder", [shipped, refused], ["PurchaseOrder"]), tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    landed = {p["po_number"]: p for p in emulator.data.purchase_orders()}
+    live = emulator.data.find_po(landed["S4-4700000001"]["id"])
+    live["status"] = "in_transit"  # the supplier confirmed and shipped it in Common
+    emulator.data.save_po(live, created=False, update_type="po_updated", changes={})
+    before = {n: dict(p) for n, p in ((n, emulator.data.find_po(p["id"])) for n, p in landed.items())}
+
+    shipped["to_PurchaseOrderItem"]["results"].append(_s4_item(shipped, "00020", Material="M-NEW"))
+    items = refused["to_PurchaseOrderItem"]["results"]
+    items[0]["OrderPriceUnit"] = "EA"  # a price per another unit: both items refused by the template
+    items.append(_s4_item(refused, "00020", OrderPriceUnit="EA"))
+    mapped = pipeline(steps[:1], singer("A_PurchaseOrder", [shipped, refused], ["PurchaseOrder"]), tmp_path)
+    assert mapped.returncode == 1  # the mapper refused order 4700000002's two items, by name, and sent on the rest
+    assert "PurchaseOrder='4700000002', PurchaseOrderItem='00010'" in mapped.stderr
+    config = tmp_path / "target-grown.json"
+    config.write_text(json.dumps(steps[1][1]))
+    grown = subprocess.run(  # the mapper's output as it is (a re-parse would turn 4.10 into 4.1)
+        [str(BIN / "target-common"), "--config", str(config)],
+        input=mapped.stdout, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert grown.returncode == 0, grown.stderr[-3000:]
+    after = {p["po_number"]: p for p in emulator.data.purchase_orders()}
+    assert set(after) - set(before) == {"S4-4700000001-00020"}, grown.stderr[-3000:]  # one new PO, the new item
+    assert after["S4-4700000001-00020"]["product_id"] == "M-NEW"
+    assert after["S4-4700000001-00020"]["status"] == "pending"  # S/4 03, as the order landed
+    moved = {(n, k): (v, after[n].get(k)) for n, p in before.items() for k, v in p.items() if after[n].get(k) != v}
+    assert moved == {}  # the shipped PO and the refused order's PO as they were
+    assert not (tmp_path / "dead-letters.jsonl").exists()  # target-common refused nothing: nothing to refuse
+
+    own = next(
+        p for p in emulator.data.purchase_orders() if p["status"] == "confirmed" and p["amendment_status"] != "proposed"
+    )
+    mine = _as_s4(emulator, own, "05")
+    mine["PurchaseOrder"] = own["po_number"]
+    mine["to_PurchaseOrderItem"]["results"][0]["PurchaseOrderItem"] = "00010"
+    mine["to_PurchaseOrderItem"]["results"].append(_s4_item(mine, "00020"))
+    unprefixed = [("mapper-common", {**MAPPER, "multi_line": "split"}), ("target-common", target_config(url, tmp_path))]
+    third = pipeline(unprefixed, singer("A_PurchaseOrder", [mine], ["PurchaseOrder"]), tmp_path)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert emulator.data.find_po(own["id"])["status"] == "confirmed"  # not cancelled (M1)
+
+
+def test_a_total_change_on_a_confirmed_po_is_refused_not_written_behind_the_suppliers_back(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review28f M3: S/4's price 1.255 -> 1.258 on a confirmed PO keeps unit_price 1.26 (half_up) and changes only
+    the total the mapper sends (1255.00 -> 1258.00). Common's amendments carry no total, so it is not PUT onto the
+    confirmed PO (before: written directly, a price change the supplier never saw): the record is dead-lettered
+    naming the PO and both totals, and Common keeps 1255.00. Before, target-common PUT total_amount 1258.00."""
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000004"
+    order["PurchasingProcessingStatus"] = "05"  # confirmed
+    order["to_PurchaseOrderItem"]["results"][0].update(OrderQuantity="1000", NetPriceAmount="1.255")
+    mapper = {**MAPPER, "price_rounding": "half_up", "po_number_prefix": "S4-"}
+    steps = [("mapper-common", mapper), ("target-common", target_config(url, tmp_path))]
+    first = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    po = next(p for p in emulator.data.purchase_orders() if p["po_number"] == "S4-4700000004")
+    assert (po["status"], Decimal(po["total_amount"])) == ("confirmed", Decimal("1255.00"))
+    writes = len(_writes(sandbox))
+    order["to_PurchaseOrderItem"]["results"][0].update(NetPriceAmount="1.258")
+    second = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert _writes(sandbox)[writes:] == []  # nothing written onto the confirmed PO
+    now = emulator.data.find_po(po["id"])
+    assert (now["status"], Decimal(now["unit_price"]), Decimal(now["total_amount"])) == (
+        "confirmed", Decimal("1.26"), Decimal("1255.00"))  # fmt: skip
+    [letter] = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
+    assert "S4-4700000004" in letter["detail"]
+    assert "1258.00" in letter["detail"]
+    assert "1255.00" in letter["detail"]

@@ -194,8 +194,8 @@ def common_writes(sandbox: Any) -> list[Any]:
 
 def test_meltano_run_s4hana_into_common_job_with_multi_line_split_lands_every_item_once(tmp_path: Path) -> None:
     """The job with the mapping's ``multi_line: split``: each of the 100 orders lands as one Common PO per item
-    (S4-<order>-<item>; an order of one item S4-<order>) with that item's values, exit 0; a second ``meltano run``
-    writes nothing to Common. With the default (above) 86 of the 100 are refused."""
+    (S4-<order> for its first item, S4-<order>-<item> for the others) with that item's values, exit 0; a second
+    ``meltano run`` writes nothing to Common. With the default (above) 86 of the 100 are refused."""
     from xlr8_sandbox.testing import landed_as, s4_lines_as_common
 
     project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=choosing(multi_line="split"))

@@ -82,16 +82,17 @@ def stopped_while_stuck(
 
 def s4_lines_as_common(s4: Any, prefix: str = "") -> dict[str, dict[str, Any]]:
     """Every item of every S/4 order (``S4Data``) as ``multi_line: split`` lands it in Common: po_number
-    <prefix><order>-<item> (an order of one item: <prefix><order>), the item's values and schedule line's date, the
-    order's status (cancelled when the item or the order is deleted)."""
+    <prefix><order>-<item> (the order's first item, its lowest number: <prefix><order>), the item's values and
+    schedule line's date, the order's status (cancelled when the item or the order is deleted)."""
     status = {"01": "draft", "02": "amendment_pending", "03": "pending", "05": "confirmed", "08": "cancelled"}
     expected = {}
     for i in range(s4.company.purchase_order_count):
         order = s4.purchase_order(i)
         items = s4.items_of_order(order)
+        first = min(int(item["PurchaseOrderItem"]) for item in items) if items else None
         for item in items:
             deleted = "L" in (order["PurchasingDocumentDeletionCode"], item["PurchasingDocumentDeletionCode"])
-            line = f"-{item['PurchaseOrderItem']}" if len(items) > 1 else ""
+            line = f"-{item['PurchaseOrderItem']}" if int(item["PurchaseOrderItem"]) != first else ""
             expected[f"{prefix}{order['PurchaseOrder']}{line}"] = {
                 "product_id": item["Material"],
                 "product_name": item["PurchaseOrderItemText"],
@@ -108,15 +109,16 @@ def s4_lines_as_common(s4: Any, prefix: str = "") -> dict[str, dict[str, Any]]:
 
 def fusion_lines_as_common(orders: Iterable[dict[str, Any]], prefix: str = "") -> dict[str, dict[str, Any]]:
     """Every line of Fusion's purchase orders (as ``expand=lines.schedules`` serves them) as ``multi_line: split``
-    with ``price_rounding: half_up`` lands it in Common: po_number <prefix><OrderNumber>/<LineNumber> (an order of
-    one line: <prefix><OrderNumber>), the line's values, its price rounded half up to cents, its schedule's
-    requested date."""
+    with ``price_rounding: half_up`` lands it in Common: po_number <prefix><OrderNumber>/<LineNumber> (the order's
+    first line, its lowest number: <prefix><OrderNumber>), the line's values, its price rounded half up to cents,
+    its schedule's requested date."""
     status = {"OPEN": "confirmed", "CLOSED FOR RECEIVING": "received", "CLOSED": "delivered", "CANCELED": "cancelled"}
     expected = {}
     for order in orders:
         created = datetime.fromisoformat(str(order["CreationDate"]).replace("Z", "+00:00"))
+        first = min((int(line["LineNumber"]) for line in order["lines"]), default=None)
         for line in order["lines"]:
-            number = f"/{line['LineNumber']}" if len(order["lines"]) > 1 else ""
+            number = f"/{line['LineNumber']}" if int(line["LineNumber"]) != first else ""
             expected[f"{prefix}{order['OrderNumber']}{number}"] = {
                 "product_id": line["Item"],
                 "product_name": line["Description"],

@@ -484,8 +484,8 @@ def test_split_numbers_each_line_and_to_erp_cuts_the_number_back() -> None:
                                                   item("00030", "1.255")]}}  # fmt: skip
     with pytest.raises(
         MappingError,
-        match=r"has 2 items; .* multi_line: split lands one Common PO per line, numbered <order>-<line>; an order of "
-        r"one line keeps its own number, and one landed under it that grows lines is cancelled there",
+        match=r"has 2 items; .* multi_line: split lands one Common PO per line, numbered <order>-<line>; the "
+        r"order's first line keeps the order's own number",
     ):
         template.map_record(order, "from_erp")
     pieces = template.pieces(order, "from_erp", split)
@@ -494,7 +494,7 @@ def test_split_numbers_each_line_and_to_erp_cuts_the_number_back() -> None:
     ]
     first, second = (template.map_record(p, "from_erp", split) for p in pieces[:2])
     assert (first["po_number"], first["product_id"], first["unit_price"], first["status"]) == (
-        "4501-00010", "M00010", Decimal("4.10"), "confirmed")  # fmt: skip
+        "4501", "M00010", Decimal("4.10"), "confirmed")  # fmt: skip  # the first item: the order's own number
     assert (second["po_number"], second["status"]) == ("4501-00020", "cancelled")  # a deleted item: cancelled
     with pytest.raises(MappingError, match=r"PurchaseOrderItem='00030'.*'1.255' has 3 decimal places"):
         template.map_record(pieces[2], "from_erp", split)
@@ -502,7 +502,7 @@ def test_split_numbers_each_line_and_to_erp_cuts_the_number_back() -> None:
     third = template.map_record(pieces[2], "from_erp", MapOptions(split=True, round_prices=True), rounded)
     assert third["unit_price"] == Decimal("1.26")  # half up
     assert rounded == ["PurchaseOrder='4501', PurchaseOrderItem='00030' unit_price 1.255 -> 1.26"]
-    back = template.map_record(first, "to_erp", split)
+    back = template.map_record({**first, "po_number": "4501-00010"}, "to_erp", split)
     assert (back["PurchaseOrder"], back["to_PurchaseOrderItem"][0]["PurchaseOrderItem"]) == ("4501", "00010")
     assert template.target_schema("to_erp", split)["properties"]["to_PurchaseOrderItem"]["items"]["properties"][
         "PurchaseOrderItem"] == {"type": ["string", "null"]}  # fmt: skip
@@ -512,11 +512,12 @@ def test_split_numbers_each_line_and_to_erp_cuts_the_number_back() -> None:
         template.map_record({**first, "po_number": "4501-10"}, "to_erp", split)
 
 
-def test_split_keeps_an_order_of_one_line_under_its_number_and_retires_it_when_lines_land_apart() -> None:
-    """review27e H2 and M3 at the template: with ``multi_line: split`` an order of one line maps whole under its own
-    number (as ``refuse`` lands it); an order of several lines maps as its lines plus a cancellation alone of its
-    own number (target-common cancels it where Common holds it). ``po_number_prefix`` goes before every number
-    from the ERP; ``to_erp`` cuts it off and refuses a number without it, naming it."""
+def test_split_keeps_the_orders_own_number_for_its_first_line_and_numbers_the_others() -> None:
+    """review27e H2 and M3, review28f H1 at the template: with ``multi_line: split`` an order of one line maps whole
+    under its own number (as ``refuse`` lands it); an order of several lines maps its first line (the lowest
+    number, wherever the ERP lists it) under the order's own number and the others as <order>/<line>, nothing
+    else (no cancellation of the order's number). ``po_number_prefix`` goes before every number from the ERP;
+    ``to_erp`` cuts it off and refuses a number without it, naming it."""
     from xlr8_mapper_common.templates import MapOptions
 
     template = load_template("oracle_erp")
@@ -528,17 +529,13 @@ def test_split_keeps_an_order_of_one_line_under_its_number_and_retires_it_when_l
 
     order = {"OrderNumber": "US-1001", "SupplierNumber": "S1", "CreationDate": "2024-02-01T10:00:00Z",
              "CurrencyCode": "USD", "StatusCode": "OPEN", "lines": [line(1)]}  # fmt: skip
-    assert template.retired(order, "from_erp", options) == []
     [one] = template.pieces(order, "from_erp", options)
     mapped = template.map_record(one, "from_erp", options)
     assert (mapped["po_number"], mapped["product_id"], mapped["status"]) == ("ORA-US-1001", "I1", "confirmed")
-    grown = {**order, "lines": [line(1), line(2)]}
-    assert template.retired(grown, "from_erp", options) == [{"po_number": "ORA-US-1001", "status": "cancelled"}]
-    numbers = [
-        template.map_record(p, "from_erp", options)["po_number"] for p in template.pieces(grown, "from_erp", options)
-    ]
-    assert numbers == ["ORA-US-1001/1", "ORA-US-1001/2"]
-    assert template.retired(grown, "from_erp", MapOptions()) == []  # refuse: nothing lands apart
+    grown = {**order, "lines": [line(2), line(1), line(3)]}
+    landed = [template.map_record(p, "from_erp", options) for p in template.pieces(grown, "from_erp", options)]
+    assert [(m["po_number"], m["product_id"]) for m in landed] == [
+        ("ORA-US-1001/2", "I2"), ("ORA-US-1001", "I1"), ("ORA-US-1001/3", "I3")]  # fmt: skip
     back = template.map_record(mapped, "to_erp", options)
     assert back["OrderNumber"] == "US-1001"
     line_two = template.map_record({**mapped, "po_number": "ORA-US-1001/2"}, "to_erp", options)
@@ -620,3 +617,23 @@ def test_a_po_number_prefix_with_a_blank_stops_the_mapper_naming_the_setting(tmp
     assert result.returncode == 1
     assert "setting 'po_number_prefix' is 'S4 ': a text without blanks" in result.stderr, result.stderr
     assert result.stdout == ""
+
+
+def test_to_erp_with_a_prefix_skips_other_sources_pos_with_a_count_and_exits_0(tmp_path: Path) -> None:
+    """review28f L2: ``common-to-s4hana`` (``po_number_prefix: S4-``) reads every Common PO from tap-common; one
+    without the prefix is not wrong, just not S/4's (Common's own, or another ERP's ``ORA-``): it is skipped and
+    counted at INFO, not refused, so the run exits 0 and its STATE goes on; a PO S/4's mapping landed goes to S/4
+    without the prefix. Before, each such PO was refused: exit 1, and without ``dead_letter_path`` no STATE."""
+    covered = {"draft", "pending", "confirmed", "amendment_pending", "cancelled"}
+    own, other, ours = [o for o in common_purchase_orders() if o["status"] in covered][:3]
+    ours = {**ours, "po_number": f"S4-{ours['po_number']}"}
+    other = {**other, "po_number": f"ORA-{other['po_number']}"}
+    config = {"template": "s4hana", "direction": "to_erp", "po_number_prefix": "S4-"}
+    result = run_mapper(config, singer("purchase_orders", [own, other, ours], ["id"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    messages = parse_singer_messages(result.stdout, exact_decimals=True)
+    sent = [m["record"]["PurchaseOrder"] for m in messages if m["type"] == "RECORD"]
+    assert sent == [ours["po_number"].removeprefix("S4-")]
+    assert any(m["type"] == "STATE" for m in messages)
+    assert "2 purchase order(s) without po_number_prefix 'S4-' skipped" in result.stderr
+    assert f"({own['po_number']}; {other['po_number']})" in result.stderr

@@ -186,9 +186,9 @@ def test_split_with_half_up_rounding_lands_every_line_and_says_how_many_prices_i
     both: Sandbox, tmp_path: Path
 ) -> None:
     """The two explicit choices (``multi_line: split``, ``price_rounding: half_up``): every line of every order
-    lands as its own Common PO (<OrderNumber>-<LineNumber>) with its price rounded half up to cents, its own
-    amount and its schedule's date, and the mapper logs how many prices it rounded. The defaults refuse both
-    (above); before, there was no choice at all."""
+    lands as its own Common PO (<OrderNumber>/<LineNumber>, the first line <OrderNumber>) with its price rounded
+    half up to cents, its own amount and its schedule's date, and the mapper logs how many prices it rounded. The
+    defaults refuse both (above); before, there was no choice at all."""
     common = both.emulator("common")
     assert isinstance(common, CommonEmulator)
     common.reset()

@@ -312,7 +312,7 @@ def test_a_paged_inline_item_collection_is_read_to_its_end(both: Sandbox, tmp_pa
 
 def test_multi_line_split_lands_every_item_of_every_order_once(both: Sandbox, tmp_path: Path) -> None:
     """``multi_line: split`` (the user's explicit choice; the default refuses, as above): every one of the sandbox's
-    100 orders lands, one Common PO per item numbered S4-<order>-<item> (an order of one item S4-<order>) with that
+    100 orders lands, one Common PO per item numbered S4-<order>-<item> (its first item S4-<order>) with that
     item's values, and a second run writes nothing (target-common finds each by its stable number). Before, an
     order of several items could only be refused (86 of the 100)."""
     common = both.emulator("common")
@@ -355,8 +355,8 @@ def test_switching_multi_line_from_refuse_to_split_lands_no_order_twice(both: Sa
     single = {n: its[0] for n, its in items.items() if len(its) == 1}
     assert single
     expected = s4_lines_as_common(s4)
-    lines = {n: want for n, want in expected.items() if "-" in n}
-    assert len(lines) > 150
+    lines = {n: want for n, want in expected.items() if "-" in n}  # the items after each order's first
+    assert len(lines) > 50
 
     def what(po: dict[str, Any]) -> tuple[str, str, str]:
         return po["product_id"], po["product_name"], po["unit"]

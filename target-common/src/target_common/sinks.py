@@ -7,10 +7,6 @@ it) gets changes to quantity, unit price or delivery date as a *proposal* (``PUT
 overwritten; other fields are updated directly. ``supplier_number`` (an ERP supplier id) is resolved to Common's
 supplier company by its ``erp_supplier_id``.
 
-A cancellation alone (``po_number`` and ``status: cancelled``, nothing else: mapper-common's ``multi_line: split``
-retiring an order's own number once its lines land apart) cancels the PO when Common holds it and is counted
-``cancelled_absent`` when it does not (there is nothing to create a PO from).
-
 ``amendments``: ``status: proposed`` proposes the changes on the PO named by ``po_number`` (unless the same
 proposal is open); ``approved``/``rejected`` decides the open proposal (nothing open and the PO already shows that
 decision: nothing to do).
@@ -184,11 +180,6 @@ class CommonSink(RecordSink):
             raise RecordFailed("record has no po_number")
         body = self._body(record)
         existing = self.client.find_po(str(number))
-        if existing is None and body == {"status": "cancelled"}:
-            # a cancellation alone (mapper-common: the order's own number, once its lines land apart): nothing to
-            # cancel when Common holds no such PO, and nothing to create one from
-            self.counts["cancelled_absent"] += 1
-            return
         self._status(body, existing)
         if existing is None:
             try:
@@ -205,9 +196,25 @@ class CommonSink(RecordSink):
                 body = self._body(record)
                 self._status(body, existing)
         changed = {k: v for k, v in body.items() if not _same(v, existing.get(k))}
-        if not changed:
+        # review28f M3: Common's amendments carry quantity, unit price and delivery date, never a total, and its
+        # approval works the total out of them; a total written straight onto a PO past pending would be a price
+        # change the supplier never saw (S/4's 1.255 -> 1.258 keeps unit_price 1.26), so it is refused instead
+        held = changed.pop("total_amount", None) if existing["status"] not in OPEN_STATUSES else None
+        if not changed and held is None:
             self.counts["unchanged"] += 1
             return
+        if changed:
+            self._write_changes(existing, changed, record)
+        if held is not None:
+            raise RecordFailed(
+                f"PO {number} is {existing['status']} in Common with total_amount {existing.get('total_amount')}; "
+                f"the ERP's is {held}: Common's amendments propose quantity, unit price and delivery date only, so "
+                "a total past pending is not written behind the supplier's back (the record's other changes were "
+                "written or proposed); settle the total in Common"
+            )
+
+    def _write_changes(self, existing: dict[str, t.Any], changed: dict[str, t.Any], record: dict[str, t.Any]) -> None:
+        """``changed`` onto Common's PO: written while it is open, else its commercial part proposed."""
         commercial = {k: v for k, v in changed.items() if k in COMMERCIAL}
         direct = {k: v for k, v in changed.items() if k not in COMMERCIAL and k != "total_amount"}
         if existing["status"] in OPEN_STATUSES or not commercial:

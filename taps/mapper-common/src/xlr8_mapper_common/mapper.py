@@ -89,9 +89,10 @@ class CommonMapper(InlineMapper):
             default="refuse",
             allowed_values=list(MULTI_LINE),
             description="An ERP order of several lines (a Common PO carries one): refuse (default: refused by key, "
-            "dead-lettered, exit 1) or split (one Common PO per ERP line, po_number <order><separator><line number> "
-            "as the template's 'lines' says: S/4 <order>-<item>, Oracle <order>/<line>; to_erp cuts back only such "
-            "a number, an order number holding the separator is refused).",
+            "dead-lettered, exit 1) or split (one Common PO per ERP line: the first line under the order's own "
+            "number, the others <order><separator><line number> as the template's 'lines' says: S/4 <order>-<item>, "
+            "Oracle <order>/<line>; to_erp cuts back only such a number, an order number holding the separator is "
+            "refused). Upgrading from an earlier split (first line <order>-<line>): see the README first.",
         ),
         th.Property(
             "price_rounding",
@@ -106,9 +107,12 @@ class CommonMapper(InlineMapper):
             th.StringType,
             description="Put before every po_number landed in Common (e.g. S4-, ORA-), so this ERP's orders have "
             "their own numbers in Common's one po_number space and never overwrite another ERP's or Common's own "
-            "POs of the same number; to_erp cuts it off and refuses a po_number without it (another source's PO). "
+            "POs of the same number; to_erp cuts it off and skips a po_number without it (another source's PO: "
+            "counted at INFO, not sent, not an error). "
             "Unset: the ERP's numbers as they are (only for the one source of Common's numbers). Choose it before "
-            "the first run: POs landed under other numbers stay.",
+            "the first run: POs landed under other numbers stay. Upgrading a mapping that has already landed "
+            "orders without it: set it to empty to keep their numbers, or cancel the old POs in Common first, or "
+            "every order read again lands a second time (see the README).",
         ),
     ).to_dict()
 
@@ -122,6 +126,7 @@ class CommonMapper(InlineMapper):
         self.refused = []
         self.repeated = []
         self.rounded = _FirstOf(20)
+        self.foreign = _FirstOf(20)  # to_erp: Common POs without po_number_prefix, another source's (review28f L2)
         self._lettered = self._open_dead_letters()
         self.options  # noqa: B018  (checked at start: a bad choice stops the run before any record)
 
@@ -210,8 +215,11 @@ class CommonMapper(InlineMapper):
         stream = message_dict["stream"]
         if self._mapped(stream):
             direction, options = self.direction, self.options
-            for retired in self.template.retired(message_dict["record"], direction, options):
-                yield RecordMessage(stream=self.template.target_stream(direction), record=retired)
+            if direction == "to_erp" and options.po_number_prefix:
+                number = str(message_dict["record"].get(self.template.common_key[0]) or "")
+                if number and not number.startswith(options.po_number_prefix):
+                    self.foreign.append(number)  # another source's PO, not this ERP's: not sent, not an error
+                    return
             for piece in self.template.pieces(message_dict["record"], direction, options):
                 try:
                     record = self.template.map_record(piece, direction, options, self.rounded)
@@ -276,6 +284,16 @@ class CommonMapper(InlineMapper):
             self.logger.warning(
                 "mapper-common: price_rounding half_up rounded %d price(s) to the places Common keeps (%s)",
                 self.rounded.seen,
+                shown,
+            )
+        if self.foreign.seen:
+            shown = "; ".join(self.foreign) + ("; ..." if self.foreign.seen > len(self.foreign) else "")
+            self.logger.info(
+                "mapper-common: %d purchase order(s) without po_number_prefix %r skipped: not landed from %s by this "
+                "mapping (another ERP's, or Common's own), so not sent to it (%s)",
+                self.foreign.seen,
+                self.options.po_number_prefix,
+                self.template.erp,
                 shown,
             )
         if self.repeated:

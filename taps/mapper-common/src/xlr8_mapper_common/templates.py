@@ -207,8 +207,10 @@ REFUSE = MapOptions()
 
 
 class LinePiece(dict[str, Any]):
-    """One line of an order of several, cut out by ``Template.pieces``: numbered ``<order><separator><line>``. An
-    order of one line maps whole under the order's own number, with ``multi_line: split`` too (review27e H2)."""
+    """One line of an order of several, cut out by ``Template.pieces``: numbered ``<order><separator><line>``,
+    except the order's first line (``first``), which keeps the order's own number (review28f H1)."""
+
+    first: bool = False
 
 
 @dataclass(frozen=True)
@@ -280,32 +282,26 @@ class Template:
     ) -> list[dict[str, Any]]:
         """What one source record maps as: itself, or with ``multi_line: split`` from the ERP, for an order of
         several lines, one copy per line (``LinePiece``), each holding that line alone (a deleted line too: its
-        Common PO is cancelled, not left live). An order of one line stays whole and keeps the order's own number,
-        as ``refuse`` lands it, so switching refuse -> split lands nothing twice (review27e H2); an order without
-        lines stays whole, so it is refused by name rather than vanishing."""
+        Common PO is cancelled, not left live). The order's first line (its lowest line number) keeps the order's
+        own number, the others are ``<order><separator><line>``: so an order of one line lands as ``refuse`` lands
+        it (switching refuse -> split lands nothing twice, review27e H2), and one that grows lines keeps its PO,
+        whatever Common did with it since, and gains one per new line; nothing is ever renumbered, so nothing is
+        cancelled for it (review28f H1). An order without lines stays whole, so it is refused by name."""
         if not (options.split and self.lines is not None and direction == "from_erp"):
             return [record]
         items = _as_list(record.get(self.lines.list))
         if not items or len(items) == 1:
             return [record]
-        return [LinePiece({**record, self.lines.list: [item]}) for item in items]
-
-    def retired(
-        self, record: dict[str, Any], direction: Direction, options: MapOptions = REFUSE
-    ) -> list[dict[str, Any]]:
-        """With ``multi_line: split``, an order of several lines lands as its lines, so a PO under the order's own
-        number (landed while it had one line, or by ``refuse``) is cancelled, never left live beside them
-        (review27e H2): a cancellation alone (``po_number``, ``status: cancelled``), which target-common applies
-        to a PO Common holds and skips when Common holds none. Not for an order number holding the separator (its
-        lines are refused; its own PO stays as it is)."""
-        if not (options.split and self.lines is not None and direction == "from_erp"):
-            return []
-        items = _as_list(record.get(self.lines.list))
-        rule = next(r for r in self.fields if r.common == self.common_key[0])
-        order = _get(record, rule.steps("erp")) if _present(record, rule.steps("erp")) else None
-        if not items or len(items) < 2 or order in (None, "") or self.lines.separator in str(order):
-            return []
-        return [{self.common_key[0]: f"{options.po_number_prefix}{order}", "status": "cancelled"}]
+        pieces = [LinePiece({**record, self.lines.list: [item]}) for item in items]
+        number = self.lines.number
+        numbers = [str(item.get(number)) if isinstance(item, dict) and item.get(number) is not None else None
+                   for item in items]  # fmt: skip
+        if all(n is not None and re.fullmatch(self.lines.pattern, n) for n in numbers):
+            first = min(range(len(items)), key=lambda i: int(str(numbers[i])))
+            pieces[first].first = True
+        # else no first: each piece is refused by name for its line number (``map_record``), none lands whole
+        out: list[dict[str, Any]] = [*pieces]
+        return out
 
     def map_record(
         self,
@@ -318,7 +314,7 @@ class Template:
         source_side, target_side = ("common", "erp") if direction == "to_erp" else ("erp", "common")
         key = self.describe_key(record, direction, options)
         split = options.split and self.lines is not None
-        numbered = split and direction == "from_erp" and isinstance(record, LinePiece)
+        piece = record if split and direction == "from_erp" and isinstance(record, LinePiece) else None
         deleted = False
         line_number = None
         if direction == "to_erp" and options.po_number_prefix:
@@ -346,8 +342,7 @@ class Template:
                 if items is not None and len(items) != 1:
                     hint = (
                         " (mapper setting multi_line: split lands one Common PO per line, numbered "
-                        f"<order>{self.lines.separator}<line>; an order of one line keeps its own number, and one "
-                        "landed under it that grows lines is cancelled there)"
+                        f"<order>{self.lines.separator}<line>; the order's first line keeps the order's own number)"
                         if self.lines is not None and list_name == self.lines.list and not split and items
                         else ""
                     )
@@ -407,7 +402,7 @@ class Template:
             out["total_amount"] = (Decimal(str(out["quantity"])) * exact["unit_price"]).quantize(
                 Decimal("0.01"), ROUND_HALF_UP
             )
-        if numbered:
+        if piece is not None:
             assert self.lines is not None
             number = _get(record, self._line_number_steps())
             if number is None or str(number) == "":
@@ -415,7 +410,8 @@ class Template:
                     f"{self.name}: {self.erp_stream} {key}: {self.lines.list}[0].{self.lines.number} is absent or "
                     "null; multi_line: split numbers each Common PO by it"
                 )
-            out[self.common_key[0]] = self.lines.numbered(out[self.common_key[0]], number, f"{self.name}: {key}")
+            numbered = self.lines.numbered(out[self.common_key[0]], number, f"{self.name}: {key}")
+            out[self.common_key[0]] = self.lines.plain(out[self.common_key[0]], key) if piece.first else numbered
         elif split and direction == "from_erp" and out.get(self.common_key[0]) is not None:
             assert self.lines is not None
             self.lines.plain(out[self.common_key[0]], f"{self.name}: {key}")
