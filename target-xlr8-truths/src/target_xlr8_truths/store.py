@@ -684,8 +684,10 @@ class Store(abc.ABC):
                         )
                     else:
                         count += self.execute_count(f"DELETE FROM {table} WHERE {where}", [*params, *guard_params])  # noqa: S608
-            if kept:
-                self.execute(f"DROP TABLE IF EXISTS {quote(_kept_sets_name(info))}")
+            # The kept table is not dropped: DuckDB's catalog, after a DROP of a temporary table inside a
+            # transaction, answers a later ``CREATE ... IF NOT EXISTS`` of it in that transaction as "exists" and
+            # the next statement as "does not exist" (the second announcement of a run failed). It is emptied
+            # before each use instead, and goes with the connection.
         return count
 
     def _fill_kept_sets(self, held: str, kinds: list[str], kept: t.Sequence[tuple[t.Any, ...]]) -> None:
@@ -1011,7 +1013,8 @@ def _replaced_sets_name(info: StreamInfo) -> str:
 
 
 def _kept_sets_name(info: StreamInfo) -> str:
-    """The temporary table of the sets of ``info``'s table an announcement keeps (dead-lettered this run)."""
+    """The temporary table of the sets of ``info``'s table an announcement keeps (dead-lettered this run), emptied
+    before each use."""
     return "__xlr8_kept_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16]
 
 
