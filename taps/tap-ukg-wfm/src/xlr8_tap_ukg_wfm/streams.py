@@ -400,8 +400,8 @@ class TimecardsStream(WindowedStream):
             people += repeat(ref(card.get("employee")), len(found))
         if _shares_a_key(people, totals):
             return None  # ``rows`` sums the totals of one key
-        if any(map(_is_money, map(dict.get, totals, repeat("amountType")))):
-            return None  # ``rows`` puts a money total's amount in ``money``
+        if not all(map(_is_hours, map(dict.get, totals, repeat("amountType")))):
+            return None  # ``rows`` puts a money total's amount in ``money`` and refuses any other type by name
         return self._blocks(people, totals, judge)
 
     def _blocks(
@@ -473,6 +473,12 @@ class TimecardsStream(WindowedStream):
                 f"{ref(get('payCode'))}, has an amount that is not a number ({get('amount')!r})"
             ) from exc
         money = _is_money(get("amountType"))
+        if not money and not _is_hours(get("amountType")):
+            raise ValueError(
+                f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
+                f"{ref(get('payCode'))}, has amountType {get('amountType')!r}: only hours and money totals are "
+                "read (a days amount in 'hours' would be summed with hours; review28g M4)"
+            )
         return {
             "personNumber": person,
             "applyDate": _day_of(get("applyDate"), "timecards: the daily total", person, ref(get("payCode"))),
@@ -591,6 +597,16 @@ _LAST_PART = itemgetter(2)
 
 #: ``amountType`` values of a total whose amount is money, not hours (a bonus or allowance pay code).
 _MONEY_TYPES = frozenset({"money", "currency"})
+
+
+#: ``amountType`` values of a total whose amount is hours (a total without one is taken as hours).
+_HOUR_TYPES = frozenset({"hour", "hours"})
+
+
+def _is_hours(kind: t.Any) -> bool:
+    """A total of this ``amountType`` holds hours: it lands in ``hours``. UKG also has day amounts (Data Hub's
+    ``vTimecardTotal.amountType``: hours, money or days), which must not land there."""
+    return kind is None or (isinstance(kind, str) and kind.casefold() in _HOUR_TYPES)
 
 
 def _is_money(kind: t.Any) -> bool:
@@ -727,8 +743,9 @@ class SchedulesStream(WindowedStream):
 
     window_path = "/api/v1/scheduling/schedule/multi_read"
     answer_part = "shift"
-    #: A person without a shift in a window is common (part time, leave): logged at INFO, not WARNING.
-    unanswered_level = logging.INFO
+    #: WARNING (review28g M3): a person all of whose shifts in a window were cancelled is not announced (UKG's
+    #: answer cannot tell them from one it left out), so those landed shifts stay live: the count says how many.
+    unanswered_level = logging.WARNING
 
     def answered_people(self, answer: t.Any) -> set[str]:
         return _scheduled(answer)
