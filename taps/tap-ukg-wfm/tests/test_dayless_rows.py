@@ -41,7 +41,7 @@ def _dayless(stream: str) -> t.Callable[[str, t.Any, t.Any], t.Any]:
         if at.endswith(path) and sent["select"] == [SELECT[stream]]:
             found = rows(answer)
             if found:
-                del found[0][field]
+                found[0].pop(field, None)  # punches: none to remove (neither UKG's nor the emulator's have one)
                 if stream == "punches":  # its punch time tells a punch's day too (wfm28): no day can be told
                     del found[0]["punchDtm"]
         return answer

@@ -25,6 +25,13 @@ STREAMS = {"punches", "schedules"}
 COLUMNS = {"punches": ("punch_id", "person_number", "apply_date"), "schedules": ("shift_id", "person_number", "date")}
 
 
+def _shift_day(punch: dict[str, t.Any]) -> str:
+    """The day of the shift an emulator punch belongs to, from its id (``P..-<person>-<yyyymmdd>``): like UKG's,
+    the emulator's punches carry no ``applyDate`` (review28g M5)."""
+    stamp = str(punch["id"])[-8:]
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:]}"
+
+
 def _emptied(gone: dict[str, t.Any], fail_later: bool = False) -> t.Callable[[str, t.Any, t.Any], t.Any]:
     """Answers in which every punch of one person-day, and every shift of one person-day, was deleted in UKG (both
     in the first window, from ``START``); ``gone`` gets the person, day and ids per stream. With ``fail_later``,
@@ -41,11 +48,11 @@ def _emptied(gone: dict[str, t.Any], fail_later: bool = False) -> t.Callable[[st
             for card in answer:
                 punches = card.get("punches") or []
                 if "punches" not in gone and punches:
-                    person, day = card["employee"]["qualifier"], str(punches[0]["applyDate"])[:10]
-                    gone["punches"] = (person, day, [str(p["id"]) for p in punches if p["applyDate"][:10] == day])
+                    person, day = card["employee"]["qualifier"], _shift_day(punches[0])
+                    gone["punches"] = (person, day, [str(p["id"]) for p in punches if _shift_day(p) == day])
                 person, day, _ = gone.get("punches", (None, None, None))
                 if card.get("employee", {}).get("qualifier") == person:
-                    card["punches"] = [p for p in punches if str(p["applyDate"])[:10] != day]
+                    card["punches"] = [p for p in punches if _shift_day(p) != day]
         if path.endswith("/schedule/multi_read") and sent["where"]["employees"]["startDate"] == START:
             shifts = answer.get("shifts") or []
             if "schedules" not in gone and shifts:

@@ -6,6 +6,7 @@ totals are all hours)."""
 
 from __future__ import annotations
 
+import json
 import typing as t
 from decimal import Decimal
 from pathlib import Path
@@ -13,16 +14,16 @@ from pathlib import Path
 import duckdb
 
 from xlr8_kit.testing.meltano_e2e import truths_table
-from xlr8_kit.testing.singer_cli import parse_singer_messages
+from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.products.ukg_wfm import PAY_CODE_IDS, UkgWfmEmulator
 
-from .conftest import rewriting_proxy
+from .conftest import rewriting_proxy, wfm_config
 from .test_vendor_shapes import _land, _sync_cli
 
 BONUS = 150.25
 
 
-def _with_bonus(given: list[tuple[str, str]]) -> t.Callable[[str, t.Any, t.Any], t.Any]:
+def _with_bonus(given: list[tuple[str, str]], kind: str = "MONEY") -> t.Callable[[str, t.Any, t.Any], t.Any]:
     """TOTALS answers whose first card with totals also has a money total (pay code BON) on its first day; each
     (person, day) given is noted in ``given``."""
 
@@ -35,7 +36,7 @@ def _with_bonus(given: list[tuple[str, str]]) -> t.Callable[[str, t.Any, t.Any],
                     {
                         **first,
                         "payCode": {"id": PAY_CODE_IDS["BON"], "qualifier": "BON"},
-                        "amountType": "MONEY",
+                        "amountType": kind,
                         "amount": BONUS,
                     }
                 )
@@ -72,3 +73,20 @@ def test_a_money_total_lands_in_money_not_hours(url: str, emulator: UkgWfmEmulat
         ).fetchall()
     assert len(landed) == len(given)
     assert {(hours, Decimal(str(money)), kind) for hours, money, kind in landed} == {(None, Decimal("150.25"), "MONEY")}
+
+
+def test_a_days_total_fails_the_read_by_name(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """review28g M4: a total whose ``amountType`` is neither hours nor money (UKG Data Hub: "hours, money, or days")
+    landed its amount in ``hours``, summed with hours downstream. Now the read fails naming ``amountType`` and the
+    value, exit non-zero, and no such total is sent."""
+    given: list[tuple[str, str]] = []
+    with rewriting_proxy(url, _with_bonus(given, "DAY")) as proxy:
+        config = write_json(tmp_path / "config.json", wfm_config(proxy.url))
+        discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
+        catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), {"timecards"}))
+        failed = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
+    assert given
+    assert failed.returncode != 0
+    assert "has amountType 'DAY': only hours and money totals are read" in failed.stderr
+    sent = [m["record"] for m in parse_singer_messages(failed.stdout) if m["type"] == "RECORD"]
+    assert not any(r.get("amountType") == "DAY" or r.get("payCode") == "BON" for r in sent)

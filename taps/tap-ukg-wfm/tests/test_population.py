@@ -9,6 +9,8 @@ import typing as t
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from xlr8_kit.testing.faultserver import Reply
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.products.ukg_wfm import UkgWfmEmulator
@@ -87,12 +89,18 @@ def test_a_count_above_the_people_answered_fails_by_name(url: str, emulator: Ukg
     assert not [m for m in parse_singer_messages(failed.stdout) if m["type"] == "RECORD"]
 
 
+@pytest.mark.parametrize(
+    ("threshold", "remedy"),
+    [(CAP, "Raise 'hyperfind_threshold' (now 20"), (50000, "It is at UKG's maximum (50,000): split the population")],
+    ids=["below-maximum", "at-maximum"],
+)
 def test_a_hyperfind_refused_over_its_threshold_fails_by_name(
-    url: str, emulator: UkgWfmEmulator, tmp_path: Path
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path, threshold: int, remedy: str
 ) -> None:
     """audit wfm27 W7: a live tenant refuses a hyperfind whose people exceed the threshold (400 ``WCO-112003``, per a
     public client verified against one) where UKG's reference says the answer stops at it (the emulator's way,
-    above). The refusal fails the run naming the setting too, not only the API's code; nothing lands."""
+    above). The refusal fails the run naming the setting too, not only the API's code; nothing lands. At UKG's
+    maximum it says to split, not to raise the setting (review28g L2)."""
 
     def refuse(path: str, body: t.Any, answer: t.Any) -> t.Any:
         if path.endswith("/hyperfind/execute"):
@@ -101,11 +109,12 @@ def test_a_hyperfind_refused_over_its_threshold_fails_by_name(
         return answer
 
     with rewriting_proxy(url, refuse) as proxy:
-        config = write_json(tmp_path / "config.json", wfm_config(proxy.url, hyperfind_threshold=CAP))
+        config = write_json(tmp_path / "config.json", wfm_config(proxy.url, hyperfind_threshold=threshold))
         discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
         catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), {"persons"}))
         failed = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
     assert failed.returncode != 0
     assert "WCO-112003" in failed.stderr
-    assert "Raise 'hyperfind_threshold' (now 20" in failed.stderr
+    assert remedy in failed.stderr
+    assert threshold < 50000 or "Raise" not in failed.stderr
     assert not [m for m in parse_singer_messages(failed.stdout) if m["type"] in ("RECORD", "STATE")]

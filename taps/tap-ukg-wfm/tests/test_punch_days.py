@@ -1,15 +1,15 @@
-"""wfm28 (audit wfm27 W2's risk): UKG's timecard punch model carries no ``applyDate`` (public clients' models of
-the timecard multi_read's punches: ``id``, ``employee``, ``punchDtm``, ``roundedPunchDtm``, ``timeZone``,
-``typeOverride``, ...; only a punch's exceptions have one), and since wfm27 a punch without it failed the read, so
-``punches`` could not run on such a tenant. The tap now takes such a punch's day from its shift, as UKG applies
-it: an out punch closing an in punch takes the in punch's day (an overnight shift's out punch stays on the day its
-shift began), any other punch the day of its own tenant-local time. Tap CLI into target CLI, over HTTP (the
-punches' ``applyDate``, and with ``untyped`` their ``typeOverride`` too, removed by a server in front of the
-emulator)."""
+"""wfm28 (audit wfm27 W2's risk) and review28g H1/M1/M2/M5: UKG's timecard punch model carries no ``applyDate``
+(public clients' models of the timecard multi_read's punches: ``id``, ``employee``, ``punchDtm``,
+``roundedPunchDtm``, ``timeZone``, ``typeOverride``, ...; only a punch's exceptions have one), and neither do the
+emulator's. The tap takes a punch's day from its shift, as UKG groups punches into shifts: a run of punches with
+gaps under ``shift_break_hours`` (or a typed out punch closing an in punch within ``longest_shift_hours``), applied
+to its first punch's day. Tap CLI into target CLI, over HTTP (a server in front of the emulator removes
+``typeOverride``, a day's out punches, or makes 24-hour shifts)."""
 
 from __future__ import annotations
 
 import typing as t
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,21 +22,6 @@ from .test_dayless_rows import _marks
 from .test_vendor_shapes import _land, _sync_cli
 
 
-def _bare_punches(untyped: bool) -> t.Callable[[str, t.Any, t.Any], t.Any]:
-    """Timecard answers whose punches carry no ``applyDate`` (and with ``untyped`` no ``typeOverride``)."""
-
-    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
-        if path.endswith("/timecard/multi_read"):
-            for card in answer:
-                for punch in card.get("punches") or []:
-                    del punch["applyDate"]
-                    if untyped:
-                        del punch["typeOverride"]
-        return answer
-
-    return rewrite
-
-
 def _days(singer: str) -> dict[str, tuple[str, str]]:
     """punchId -> (applyDate, punchDateTime) of the punches a sync sent."""
     return {
@@ -46,24 +31,76 @@ def _days(singer: str) -> dict[str, tuple[str, str]]:
     }
 
 
-@pytest.mark.parametrize("untyped", [False, True], ids=["typed", "untyped"])
-def test_a_punch_without_apply_date_lands_on_its_shift_s_day(
-    url: str, emulator: UkgWfmEmulator, tmp_path: Path, untyped: bool
+def _untyped_missing_out(
+    untyped: bool, missed: str | None, long_day: str | None = None
+) -> t.Callable[[str, t.Any, t.Any], t.Any]:
+    """Timecard answers without ``typeOverride`` (``untyped``), without the out punches of day ``missed`` (UKG's
+    "Missed Out Punch": nobody has fixed it yet), and with ``long_day``'s day shifts (in before noon) made 24-hour
+    shifts with a 10-minute handover (out 24 h 10 min after in, meal punches dropped)."""
+
+    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if path.endswith("/timecard/multi_read"):
+            for card in answer:
+                kept = [
+                    p
+                    for p in card.get("punches") or []
+                    if not (missed and p["id"].startswith("PO-") and p["id"].endswith(missed))
+                ]
+                ins = {p["id"][3:]: p["punchDtm"] for p in kept if p["id"].startswith("PI-")}
+                if long_day and any(key.endswith(long_day) and ins[key][11:13] < "12" for key in ins):
+                    after = f"{date.fromisoformat(long_day) + timedelta(days=1):%Y%m%d}"
+                    kept = [p for p in kept if not p["id"].endswith(after)]  # the day after a 24-hour shift is off
+                for punch in kept:
+                    key = punch["id"].split("-", 1)[1]
+                    if long_day and key.endswith(long_day) and punch["id"].startswith("PO-") and ins[key][11:13] < "12":
+                        punch["punchDtm"] = (
+                            datetime.fromisoformat(ins[key]) + timedelta(hours=24, minutes=10)
+                        ).isoformat()
+                    if untyped:
+                        del punch["typeOverride"]
+                card["punches"] = kept
+        return answer
+
+    return rewrite
+
+
+@pytest.mark.parametrize(
+    ("untyped", "missed"),
+    [(False, None), (True, None), (True, "20251222"), (False, "20251222"), (False, "24h")],
+    ids=["typed", "untyped", "untyped-missed-out", "typed-missed-out", "typed-24h-shifts"],
+)
+def test_night_shifts_with_a_meal_break_land_on_their_start_day_in_overlapping_runs(
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path, untyped: bool, missed: str | None
 ) -> None:
-    """Run 1 lands punches with UKG's ``applyDate``; run 2's punches come without it: the run succeeds, every punch
-    lands on the day UKG gave it in run 1 (overnight shifts' out punches included), and landing run 2 marks no
-    landed punch deleted."""
+    """audit wfm28 H1/M1: the emulator's punches carry no ``applyDate`` (as UKG's); a 22:00 shift has a meal break
+    (four punches over two clock days, three when the meal-in punch was missed). Every punch lands on its shift's
+    day (the date in the emulator's punch id), and a second run whose window starts the next day marks no landed
+    punch deleted (the first punch-pairing put the meal-in and out punches on the next day: run 2 announced that day
+    whole without them). With ``missed``, the out punches of 22 Dec are missing (a missed out punch before the night
+    shifts); with ``24h``, 22 Dec's day shifts last 24 h 10 min, the next day off (M2: the out punch stays on
+    22 Dec)."""
     truths = tmp_path / "truths.duckdb"
-    first = _sync_cli(url, tmp_path, {"punches"}, window_days=7).stdout
-    _land(first, truths, tmp_path)
-    landed = _marks(truths, "punches")
-    assert landed[0] > 0
-    assert landed[1] == 0
-    told = _days(first)
-    # some shifts run past midnight (22:00 starts): their out punch's own clock day is the next one (in UTC too)
-    assert any(stamp[:10] > day for day, stamp in told.values())
-    with rewriting_proxy(url, _bare_punches(untyped)) as proxy:
-        second = _sync_cli(proxy.url, tmp_path, {"punches"}, window_days=7).stdout
-    assert {punch: day for punch, (day, _) in _days(second).items()} == {punch: day for punch, (day, _) in told.items()}
+    rewrite = (
+        _untyped_missing_out(untyped, None, "20251222") if missed == "24h" else _untyped_missing_out(untyped, missed)
+    )
+    with rewriting_proxy(url, rewrite) as proxy:
+        first = _sync_cli(proxy.url, tmp_path, {"punches"}, start_date="2025-12-22", end_date="2025-12-23").stdout
+        sent = _days(first)
+        shifts: dict[str, int] = {}
+        for punch in sent:
+            shifts[punch.split("-", 1)[1]] = shifts.get(punch.split("-", 1)[1], 0) + 1
+        assert 4 in shifts.values()  # night shifts with a meal break
+        assert any(p.startswith("PMO-") and "PMI-" + p[4:] not in sent for p in sent)  # a missed meal-in punch
+        assert {punch: day for punch, (day, _) in sent.items()} == {
+            punch: f"{punch[-8:-4]}-{punch[-4:-2]}-{punch[-2:]}" for punch in sent
+        }
+        _land(first, truths, tmp_path)
+        landed = _marks(truths, "punches")
+        assert landed[0] == len(sent)
+        second = _sync_cli(proxy.url, tmp_path, {"punches"}, start_date="2025-12-23", end_date="2025-12-24").stdout
+    again = _days(second)
+    assert {punch: day for punch, (day, _) in again.items()} == {
+        punch: f"{punch[-8:-4]}-{punch[-4:-2]}-{punch[-2:]}" for punch in again
+    }
     _land(second, truths, tmp_path)
-    assert _marks(truths, "punches") == landed
+    assert _marks(truths, "punches") == (len(sent.keys() | again.keys()), 0)

@@ -15,6 +15,7 @@ from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.products.ukg_wfm import UkgWfmEmulator
 
 from .conftest import in_batches, rewriting_proxy, wfm_config
+from .test_emptied_days import _shift_day
 from .test_vendor_shapes import _land, _records, _sync_cli
 
 STREAMS = {"punches", "schedules"}
@@ -93,9 +94,9 @@ def _unreadable_second_punch(seen: dict[str, t.Any]) -> t.Callable[[str, t.Any, 
         if path.endswith("/timecard/multi_read") and sent["select"] == ["PUNCHES"] and "day" not in seen:
             for card in answer:
                 punches = card.get("punches") or []
-                if len(punches) >= 2 and str(punches[0]["applyDate"]) == str(punches[1]["applyDate"]):
+                if len(punches) >= 2 and _shift_day(punches[0]) == _shift_day(punches[1]):
                     punches[1]["punchDtm"] = "not a time"
-                    seen.update(day=str(punches[0]["applyDate"])[:10], first=str(punches[0]["id"]))
+                    seen.update(day=_shift_day(punches[0]), first=str(punches[0]["id"]))
                     break
         return answer
 

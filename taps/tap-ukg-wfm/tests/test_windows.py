@@ -77,7 +77,9 @@ def test_punch_edited_after_its_window_was_read_lands_next_run(
         if (w := company.worked_day(i, FIRST + timedelta(days=n))) is not None
         for p in w.punches
     }
-    assert set(landed) == expected
+    # the emulator adds night shifts' meal punches (PMO-/PMI-) to the company's in/out pair (review28g M5)
+    assert {p for p in landed if not p.startswith(("PMO-", "PMI-"))} == expected
+    assert {p[4:] for p in landed if p.startswith("PMO-")} <= {p[3:] for p in expected if p.startswith("PO-")}
 
 
 def test_population_larger_than_one_multi_read_is_read_completely(

@@ -96,9 +96,14 @@ class Population:
             # a live tenant refuses a population past the threshold (wfm27 W7) where the reference says it stops
             raise ClientRequestError(
                 f"ukg_wfm: hyperfind {stream.settings.hyperfind_id} was refused for {first}..{last} "
-                f"({REFUSED_OVER_THRESHOLD}): its people exceed setting 'hyperfind_threshold'. Raise "
-                f"'hyperfind_threshold' (now {threshold}; UKG allows at most {MAX_HYPERFIND_THRESHOLD:,}) or split "
-                "the population into smaller hyperfinds, one extractor per 'hyperfind_id'",
+                f"({REFUSED_OVER_THRESHOLD}): its people exceed setting 'hyperfind_threshold'. "
+                + (
+                    f"Raise 'hyperfind_threshold' (now {threshold}; UKG allows at most {MAX_HYPERFIND_THRESHOLD:,}) "
+                    "or split"
+                    if threshold < MAX_HYPERFIND_THRESHOLD
+                    else f"It is at UKG's maximum ({MAX_HYPERFIND_THRESHOLD:,}): split"
+                )
+                + " the population into smaller hyperfinds, one extractor per 'hyperfind_id'",
                 status=exc.status,
                 path=HYPERFIND_PATH,
             ) from exc

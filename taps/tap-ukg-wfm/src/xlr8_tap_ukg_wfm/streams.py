@@ -253,10 +253,6 @@ def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str 
     return day
 
 
-#: A shift's out punch further than this after its in punch is not taken as closing it (its own day instead).
-_LONGEST_SHIFT = timedelta(hours=24)
-
-
 def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> datetime | None:
     """A punch's tenant-local wall time (``roundedPunchDtm``, else ``punchDtm``; one given with an offset is taken
     to ``zone``), None when it has neither or neither reads as a date-time."""
@@ -280,13 +276,23 @@ def _punch_kind(punch: dict[str, t.Any]) -> str | None:
     return "in" if "in" in words else None
 
 
-def _punch_days(punches: list[t.Any], person: t.Any, zone: tzinfo) -> list[str]:
+def _punch_days(
+    punches: list[t.Any],
+    person: t.Any,
+    zone: tzinfo,
+    breaks: timedelta = timedelta(hours=8),
+    longest: timedelta = timedelta(hours=36),
+) -> list[str]:
     """The day each of a card's punches belongs to: its ``applyDate``; without one (UKG's timecard punch model has
-    no ``applyDate``: audit wfm27 W2), the day of the shift it is part of, as UKG applies a shift: an out punch
-    closing an in punch (by ``typeOverride``, else by turns, within 24 hours) takes the in punch's day, any other
-    punch the day of its own tenant-local time. An overnight shift's out punch thus stays on the day its shift
-    began: on its own clock day it fell outside a window starting that day, and replaced that day's landed out punch
-    away. Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable punch time."""
+    no ``applyDate``: audit wfm27 W2), the day of the shift it is part of, as UKG groups punches into shifts and
+    applies a shift to the day it starts. In time order, a punch joins the shift before it when it comes less than
+    ``breaks`` after the previous punch (meal and rest breaks: a night shift's four punches are one shift, audit
+    wfm28 H1), or when it is an out punch by ``typeOverride`` closing an open in punch within ``longest`` of the
+    shift's start (24-hour shifts with handover, a DST night: M2); any other punch starts a new shift on its own
+    tenant-local day (after a missed out punch, the next in punch opens the next shift: M1). On their own clock
+    days a shift's later punches fell outside a window starting the next day, which was announced whole: landed
+    punches were marked deleted. Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable
+    punch time."""
     told = [as_date(punch.get("applyDate")) for punch in punches]
     if None not in told:
         return t.cast("list[str]", told)  # every day given: nothing to derive (the usual answer costs no more)
@@ -303,15 +309,21 @@ def _punch_days(punches: list[t.Any], person: t.Any, zone: tzinfo) -> list[str]:
                 f"punches: the punch {punch.get('id')!r} of person {person} came without its 'applyDate', nor a "
                 "readable 'punchDtm' or 'roundedPunchDtm' to tell it by: the day it belongs to"
             )
-    opened: tuple[datetime, str] | None = None
+    start: datetime | None = None  # the current shift's first punch
+    last = datetime.min
+    day = ""
+    on_clock = False
     for moment, n, given in sorted(timed, key=itemgetter(0, 1)):
-        kind = _punch_kind(punches[n])
-        closes = kind == "out" if kind is not None else opened is not None
-        if closes and opened is not None and moment - opened[0] <= _LONGEST_SHIFT:
-            days[n], opened = given or opened[1], None
-            continue
-        day = given or moment.date().isoformat()
-        days[n], opened = day, ((moment, day) if not closes else None)
+        typed = _punch_kind(punches[n])
+        kind = typed or ("out" if on_clock else "in")
+        # untyped, a punch a day after a lone in punch is a 24-hour shift's out or the next shift's in after a missed
+        # out punch (UKG's everyday exception): taken as the latter, so only a typed out punch closes past ``breaks``
+        closes = on_clock and typed == "out"
+        joins = start is not None and (moment - last < breaks or (closes and moment - start <= longest))
+        if not joins:
+            start, day = moment, moment.date().isoformat()
+        days[n] = given or day
+        last, on_clock = moment, kind == "in"
     return t.cast("list[str]", days)
 
 
@@ -388,8 +400,8 @@ class TimecardsStream(WindowedStream):
             people += repeat(ref(card.get("employee")), len(found))
         if _shares_a_key(people, totals):
             return None  # ``rows`` sums the totals of one key
-        if any(map(_is_money, map(dict.get, totals, repeat("amountType")))):
-            return None  # ``rows`` puts a money total's amount in ``money``
+        if not all(map(_is_hours, map(dict.get, totals, repeat("amountType")))):
+            return None  # ``rows`` puts a money total's amount in ``money`` and refuses any other type by name
         return self._blocks(people, totals, judge)
 
     def _blocks(
@@ -461,6 +473,12 @@ class TimecardsStream(WindowedStream):
                 f"{ref(get('payCode'))}, has an amount that is not a number ({get('amount')!r})"
             ) from exc
         money = _is_money(get("amountType"))
+        if not money and not _is_hours(get("amountType")):
+            raise ValueError(
+                f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
+                f"{ref(get('payCode'))}, has amountType {get('amountType')!r}: only hours and money totals are "
+                "read (a days amount in 'hours' would be summed with hours; review28g M4)"
+            )
         return {
             "personNumber": person,
             "applyDate": _day_of(get("applyDate"), "timecards: the daily total", person, ref(get("payCode"))),
@@ -581,6 +599,16 @@ _LAST_PART = itemgetter(2)
 _MONEY_TYPES = frozenset({"money", "currency"})
 
 
+#: ``amountType`` values of a total whose amount is hours (a total without one is taken as hours).
+_HOUR_TYPES = frozenset({"hour", "hours"})
+
+
+def _is_hours(kind: t.Any) -> bool:
+    """A total of this ``amountType`` holds hours: it lands in ``hours``. UKG also has day amounts (Data Hub's
+    ``vTimecardTotal.amountType``: hours, money or days), which must not land there."""
+    return kind is None or (isinstance(kind, str) and kind.casefold() in _HOUR_TYPES)
+
+
 def _is_money(kind: t.Any) -> bool:
     """A total of this ``amountType`` holds money: it lands in ``money``, never in ``hours`` (audit wfm27 W9)."""
     return isinstance(kind, str) and kind.casefold() in _MONEY_TYPES
@@ -664,6 +692,8 @@ class PunchesStream(WindowedStream):
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         """The answer's punches, all converted before any is sent: a punch that fails to convert sends no part of
         its day, which the target (``replace_by``) would take for the whole day (review24e #1)."""
+        breaks = timedelta(hours=self.settings.shift_break_hours)
+        longest = timedelta(hours=self.settings.longest_shift_hours)
         utc = self.utc_of
         return [
             {
@@ -679,7 +709,9 @@ class PunchesStream(WindowedStream):
             for card in answer
             for person in (ref(card.get("employee")),)
             for punches in (card.get("punches") or [],)
-            for punch, day in zip(punches, _punch_days(punches, person, self.settings.zone), strict=True)
+            for punch, day in zip(
+                punches, _punch_days(punches, person, self.settings.zone, breaks, longest), strict=True
+            )
         ]
 
 
@@ -711,8 +743,9 @@ class SchedulesStream(WindowedStream):
 
     window_path = "/api/v1/scheduling/schedule/multi_read"
     answer_part = "shift"
-    #: A person without a shift in a window is common (part time, leave): logged at INFO, not WARNING.
-    unanswered_level = logging.INFO
+    #: WARNING (review28g M3): a person all of whose shifts in a window were cancelled is not announced (UKG's
+    #: answer cannot tell them from one it left out), so those landed shifts stay live: the count says how many.
+    unanswered_level = logging.WARNING
 
     def answered_people(self, answer: t.Any) -> set[str]:
         return _scheduled(answer)

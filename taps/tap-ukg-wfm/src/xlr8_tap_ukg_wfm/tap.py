@@ -32,6 +32,9 @@ AUTH_TYPES = ("appkey", "platform")
 #: timecard tile), approved a few days after the period ends. Two bi-weekly periods (28 days) and a week to
 #: sign-off; also a semi-monthly period with two weeks' lag. Seven days missed most edits (audit25b F2).
 LOOKBACK_DAYS = 35
+#: Defaults of shift_break_hours and longest_shift_hours (how punches without a day are grouped into shifts).
+SHIFT_BREAK_HOURS = 8
+LONGEST_SHIFT_HOURS = 36
 #: The contact type of a work e-mail address in UKG's person record (its other types, such as Home, are personal).
 WORK_EMAIL_TYPES = ("Work",)
 #: Settings each auth path needs (also meltano.yml's settings_group_validation).
@@ -123,6 +126,22 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "persons.email is the person's first address of one of them, else null, so a personal (Home) address never "
         "lands as the work e-mail.",
     ),
+    th.Property(
+        "shift_break_hours",
+        th.IntegerType,
+        default=SHIFT_BREAK_HOURS,
+        description="Punches answered without their day (UKG's punch has no applyDate) take their shift's: a punch "
+        "less than this many hours after the previous one is in the same shift (meal and rest breaks), a longer "
+        "gap starts a new shift unless it is an out punch closing an open in punch within longest_shift_hours. "
+        "Set it to the tenant's break between shifts (1-48).",
+    ),
+    th.Property(
+        "longest_shift_hours",
+        th.IntegerType,
+        default=LONGEST_SHIFT_HOURS,
+        description="Longest span from a shift's first punch to an out punch that closes it (24-hour shifts with "
+        "handover, a DST night), above the tenant's shift length limit (1-96).",
+    ),
     th.Property("accruals_as_of", th.DateType, description="Date of the accrual balances (default: end_date)."),
     th.Property(
         "data_page_size",
@@ -170,6 +189,8 @@ class UkgWfmSettings:
     data_page_size: int
     location_level: int
     department_level: int
+    shift_break_hours: int = SHIFT_BREAK_HOURS
+    longest_shift_hours: int = LONGEST_SHIFT_HOURS
     filters: str | None = None
     #: ``work_email_types``, case-folded.
     work_email_types: frozenset[str] = frozenset(kind.casefold() for kind in WORK_EMAIL_TYPES)
@@ -211,6 +232,8 @@ class UkgWfmSettings:
             "data_page_size": (1000, 1, MAX_DATA_COUNT),
             "location_level": (3, 1, 32),
             "department_level": (4, 1, 32),
+            "shift_break_hours": (SHIFT_BREAK_HOURS, 1, 48),
+            "longest_shift_hours": (LONGEST_SHIFT_HOURS, 1, 96),
         }
         values: dict[str, int] = {}
         for name, (default, low, high) in numbers.items():
