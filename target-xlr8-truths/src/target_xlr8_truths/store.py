@@ -684,10 +684,9 @@ class Store(abc.ABC):
                         )
                     else:
                         count += self.execute_count(f"DELETE FROM {table} WHERE {where}", [*params, *guard_params])  # noqa: S608
-            # The kept table is not dropped: DuckDB's catalog, after a DROP of a temporary table inside a
-            # transaction, answers a later ``CREATE ... IF NOT EXISTS`` of it in that transaction as "exists" and
-            # the next statement as "does not exist" (the second announcement of a run failed). It is emptied
-            # before each use instead, and goes with the connection.
+            # The kept table is not dropped: with a DROP here, a run's later announcement with dead letters failed
+            # in DuckDB ("Table __xlr8_kept_... does not exist" right after its ``CREATE ... IF NOT EXISTS``; the
+            # exact catalog sequence is not pinned down). It is emptied before each use and goes with the connection.
         return count
 
     def _fill_kept_sets(self, held: str, kinds: list[str], kept: t.Sequence[tuple[t.Any, ...]]) -> None:
