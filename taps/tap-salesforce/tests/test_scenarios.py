@@ -95,6 +95,8 @@ def test_a6_request_limit_exceeded_stops_with_state_safe(sf: Any) -> None:
         em = sf.emulator(sandbox)
         config = _account_config(sf, sandbox, batch_size=200)
         config["http"] = {"max_quota_share": 1.0}
+        # one cursor: a ranged read's planning queries would race page 1 for the 3 calls left (0 rows landed once)
+        config["rest_concurrent_queries"] = 1
         em.api_limit = 4  # describe batch, global describe is skipped (objects set), then 3 query pages
         stopped = sf.run_tap(config)
         first_ids = _ids(stopped.records("Account"))
