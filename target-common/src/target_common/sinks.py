@@ -174,12 +174,35 @@ class CommonSink(RecordSink):
                 "first, then re-send the cancellation"
             )
 
+    @staticmethod
+    def _same_line(body: dict[str, t.Any], po: dict[str, t.Any]) -> None:
+        """Raise RecordFailed when a PO past pending would be turned into another ERP line (review28h H1, M1).
+
+        With ``multi_line: split`` the order's number stands for its lowest line as read, and that moves: the first
+        line deleted after ``refuse`` landed the order with its one live line, a line numbered below it added, the
+        first line removed. A record whose product or unit is not Common's is then another line: cancelling the PO
+        for it, or writing its product onto a PO the supplier may have confirmed or shipped, would be silent harm,
+        so nothing of it is written and it is lettered for a person to settle."""
+        if po.get("status") in OPEN_STATUSES:
+            return  # nothing promised yet: the PO takes the ERP's line as it is
+        for name in ("product_id", "unit"):
+            ours, theirs = body.get(name), po.get(name)
+            if ours is not None and theirs is not None and not _same(ours, theirs):
+                raise RecordFailed(
+                    f"PO {po.get('po_number')} is {po.get('status')} in Common with {name} {theirs!r}; the ERP's "
+                    f"record for it has {ours!r}: not the same line (the ERP's first line was deleted or removed, "
+                    "or a line numbered below it was added), so the PO is neither cancelled nor overwritten and "
+                    "nothing of the record is written; settle in Common which line the PO stands for"
+                )
+
     def write_purchase_order(self, record: dict[str, t.Any]) -> None:
         number = record.get("po_number")
         if not number:
             raise RecordFailed("record has no po_number")
         body = self._body(record)
         existing = self.client.find_po(str(number))
+        if existing is not None:
+            self._same_line(body, existing)
         self._status(body, existing)
         if existing is None:
             try:
@@ -194,6 +217,7 @@ class CommonSink(RecordSink):
                 if existing is None:
                     raise
                 body = self._body(record)
+                self._same_line(body, existing)
                 self._status(body, existing)
         changed = {k: v for k, v in body.items() if not _same(v, existing.get(k))}
         # review28f M3: Common's amendments carry quantity, unit price and delivery date, never a total, and its
