@@ -682,20 +682,21 @@ def test_a_deleted_first_item_after_refuse_never_cancels_the_po_landed_for_the_l
     items.append(_s4_item(order, "00020", Material="M-20", PurchasingDocumentDeletionCode="", OrderQuantity="7"))
     refuse = {**MAPPER, "po_number_prefix": "S4-"}
     target = ("target-common", target_config(url, tmp_path))
-    first = pipeline([("mapper-common", refuse), target], singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    records = singer("A_PurchaseOrder", [order], ["PurchaseOrder"])
+    first = pipeline([("mapper-common", refuse), target], records, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     shipped = _ship(emulator, "S4-4700000011")
-    assert (shipped["product_id"], Decimal(shipped["quantity"])) == ("M-20", Decimal("7"))  # item 20, as refuse landed it
+    assert (shipped["product_id"], Decimal(shipped["quantity"])) == ("M-20", Decimal("7"))  # item 20, by refuse
 
     split = {**refuse, "multi_line": "split"}
-    second = pipeline([("mapper-common", split), target], singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    second = pipeline([("mapper-common", split), target], records, tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     now = emulator.data.find_po(shipped["id"])
     moved = {k: (v, now.get(k)) for k, v in shipped.items() if now.get(k) != v}
     assert moved == {}  # still in transit, still item 20's material and quantity
     [letter] = [line for line in _letters(tmp_path) if line["po_number"] == "S4-4700000011"]
     assert letter["error_code"] == "UNWRITABLE"
-    assert "product_id" in letter["detail"] and "'M-20'" in letter["detail"] and "'M-10'" in letter["detail"]
+    assert all(part in letter["detail"] for part in ("product_id", "'M-20'", "'M-10'")), letter["detail"]
 
 
 def test_an_item_added_in_front_of_a_shipped_order_is_not_written_onto_its_po(
@@ -727,4 +728,43 @@ def test_an_item_added_in_front_of_a_shipped_order_is_not_written_onto_its_po(
     assert [w for w in _writes(sandbox)[writes:] if f"/{shipped['id']}" in w] == []
     [letter] = [line for line in _letters(tmp_path) if line["po_number"] == "S4-4700000012"]
     assert letter["error_code"] == "UNWRITABLE"
-    assert "product_id" in letter["detail"] and "'MAT-1001'" in letter["detail"] and "'M-5'" in letter["detail"]
+    assert all(part in letter["detail"] for part in ("product_id", "'MAT-1001'", "'M-5'")), letter["detail"]
+
+
+def _fusion_order(emulator: CommonEmulator, number: str, status: str, quantity: str, amount: str) -> dict[str, Any]:
+    """An Oracle Fusion purchase order of one line (price 5.00) as tap-oracle-erp serves it, expanded."""
+    supplier = emulator.ctx.company.supplier(0)
+    line = {"LineNumber": 1, "Item": "ITM-7", "Description": "Hex bolts", "UOMCode": "EA", "Quantity": quantity,
+            "Price": "5.00", "Amount": amount, "schedules": [{"RequestedDeliveryDate": "2026-03-02"}]}  # fmt: skip
+    return {"OrderNumber": number, "SupplierNumber": supplier.supplier_id, "CreationDate": "2026-01-05",
+            "CurrencyCode": supplier.currency, "StatusCode": status, "lines": [line]}  # fmt: skip
+
+
+def test_a_total_that_follows_a_proposed_quantity_or_sits_on_a_received_po_is_not_lettered(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review28h M2, L4 through the CLIs: the buyer changes the quantity of a confirmed (OPEN) Fusion order 10 -> 12,
+    and Fusion's line Amount moves with it (50.00 -> 60.00): the quantity is proposed and the total is what
+    Common's approval will work out (12 x 5.00), so there is no dead letter. A received order's total change
+    (CLOSED FOR RECEIVING) is left as Common has it, unlettered: no amendment can follow. Before, both records were
+    dead-lettered ("settle the total in Common"), the first on every run while the proposal was open."""
+    mapper = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True, "po_number_prefix": "ORA-"}
+    steps = [("mapper-common", mapper), ("target-common", target_config(url, tmp_path))]
+    orders = [_fusion_order(emulator, "US-8001", "OPEN", "10", "50.00"),
+              _fusion_order(emulator, "US-8002", "CLOSED FOR RECEIVING", "10", "50.00")]  # fmt: skip
+    first = pipeline(steps, singer("purchaseOrders", orders, ["OrderNumber"]), tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    landed = {p["po_number"]: p for p in emulator.data.purchase_orders()}
+    assert (landed["ORA-US-8001"]["status"], landed["ORA-US-8002"]["status"]) == ("confirmed", "received")
+    orders[0]["lines"][0].update(Quantity="12", Amount="60.00")
+    orders[1]["lines"][0].update(Amount="49.00")  # a price correction after receipt
+    second = pipeline(steps, singer("purchaseOrders", orders, ["OrderNumber"]), tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert _letters(tmp_path) == []
+    confirmed = emulator.data.find_po(landed["ORA-US-8001"]["id"])
+    assert (confirmed["status"], confirmed["amendment_status"]) == ("amendment_pending", "proposed")
+    proposal = emulator.data.open_amendment(confirmed["id"])
+    assert proposal is not None
+    assert Decimal(proposal["proposed_quantity"]) == Decimal("12")
+    received = emulator.data.find_po(landed["ORA-US-8002"]["id"])
+    assert (received["status"], Decimal(received["total_amount"])) == ("received", Decimal("50.00"))

@@ -24,7 +24,7 @@ import json
 import typing as t
 from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from singer_sdk.exceptions import InvalidRecord
@@ -44,6 +44,7 @@ OPEN_STATUSES = ("draft", "pending")
 # status is written only when the ERP owns it and it moves the PO forward; never backwards, never a guess.
 LIFECYCLE = {"draft": 0, "pending": 1, "confirmed": 2, "in_transit": 3, "shipped": 3, "delivered": 4, "received": 5}
 ERP_OWNED_STATUSES = ("draft", "pending", "cancelled")
+CENT = Decimal("0.01")
 
 
 class RecordFailed(Exception):
@@ -224,6 +225,8 @@ class CommonSink(RecordSink):
         # approval works the total out of them; a total written straight onto a PO past pending would be a price
         # change the supplier never saw (S/4's 1.255 -> 1.258 keeps unit_price 1.26), so it is refused instead
         held = changed.pop("total_amount", None) if existing["status"] not in OPEN_STATUSES else None
+        if held is not None and not self._total_held(existing, changed, held):
+            held = None
         if not changed and held is None:
             self.counts["unchanged"] += 1
             return
@@ -236,6 +239,25 @@ class CommonSink(RecordSink):
                 "a total past pending is not written behind the supplier's back (the record's other changes were "
                 "written or proposed); settle the total in Common"
             )
+
+    def _total_held(self, po: dict[str, t.Any], changed: dict[str, t.Any], total: t.Any) -> bool:
+        """Whether the ERP's ``total`` for ``po`` (past pending) must be lettered (review28h M2, L4): not when it is
+        what Common's approval of the quantity/price written or proposed with it gives (approval works the total out
+        as quantity x unit price, to the cent: an ordinary quantity change of a confirmed Fusion order moves its
+        Amount with it), and not on a cancelled, delivered or received PO, where no amendment can follow and the
+        total is left as Common has it (counted)."""
+        before = po.get("status_before_amendment") if po.get("status") == "amendment_pending" else po.get("status")
+        if before == "cancelled" or LIFECYCLE.get(str(before), -1) >= LIFECYCLE["delivered"]:
+            self.counts["total_left_to_common"] += 1
+            return False
+        if "quantity" not in changed and "unit_price" not in changed:
+            return True  # a total-only change: a price the supplier would never see
+        try:
+            quantity = Decimal(str(changed.get("quantity", po.get("quantity"))))
+            price = Decimal(str(changed.get("unit_price", po.get("unit_price"))))
+            return (quantity * price).quantize(CENT, ROUND_HALF_UP) != Decimal(str(total))
+        except ArithmeticError:
+            return True
 
     def _write_changes(self, existing: dict[str, t.Any], changed: dict[str, t.Any], record: dict[str, t.Any]) -> None:
         """``changed`` onto Common's PO: written while it is open, else its commercial part proposed."""
