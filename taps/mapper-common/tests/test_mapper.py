@@ -637,3 +637,19 @@ def test_to_erp_with_a_prefix_skips_other_sources_pos_with_a_count_and_exits_0(t
     assert any(m["type"] == "STATE" for m in messages)
     assert "2 purchase order(s) without po_number_prefix 'S4-' skipped" in result.stderr
     assert f"({own['po_number']}; {other['po_number']})" in result.stderr
+    assert "none carried the prefix" not in result.stderr  # one PO was S/4's: a mix of sources, said at INFO
+
+
+def test_to_erp_that_skips_every_po_says_so_at_warning_with_the_upgrade_hint(tmp_path: Path) -> None:
+    """review28h M3: after an upgrade that set ``po_number_prefix: ""`` on ``s4hana-to-common`` only,
+    ``common-to-s4hana`` (still ``S4-``) meets bare numbers alone and skips them all: that is said at WARNING, with
+    the fix (the same prefix on the to_erp mapping). Before, one INFO line, exactly as for a mix of sources."""
+    covered = {"draft", "pending", "confirmed", "amendment_pending", "cancelled"}
+    bare = [o for o in common_purchase_orders() if o["status"] in covered][:2]
+    config = {"template": "s4hana", "direction": "to_erp", "po_number_prefix": "S4-"}
+    result = run_mapper(config, singer("purchase_orders", bare, ["id"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [line] = [line for line in result.stderr.splitlines() if "without po_number_prefix 'S4-' skipped" in line]
+    assert "WARNING" in line, line
+    assert "none carried the prefix" in line
+    assert "give this to_erp mapping the same" in line
