@@ -112,8 +112,9 @@ class CommonMapper(InlineMapper):
             "counted at INFO, not sent, not an error). "
             "Unset: the ERP's numbers as they are (only for the one source of Common's numbers). Choose it before "
             "the first run: POs landed under other numbers stay. Upgrading a mapping that has already landed "
-            "orders without it: set it to empty to keep their numbers, or cancel the old POs in Common first, or "
-            "every order read again lands a second time (see the README).",
+            "orders without it: set it to empty to keep their numbers (and the same on that ERP's to_erp mapping, "
+            "which must carry its from_erp pair's prefix), or cancel the old POs in Common first, or every order "
+            "read again lands a second time (see the README).",
         ),
     ).to_dict()
 
