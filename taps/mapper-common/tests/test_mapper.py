@@ -653,3 +653,30 @@ def test_to_erp_that_skips_every_po_says_so_at_warning_with_the_upgrade_hint(tmp
     assert "WARNING" in line, line
     assert "none carried the prefix" in line
     assert "give this to_erp mapping the same" in line
+
+
+@pytest.mark.parametrize(("numbers", "reason"), [
+    (["00020", "0001X"], "not all its to_PurchaseOrderItem have a well-formed PurchaseOrderItem"),
+    (["00010", "00010"], "a PurchaseOrderItem appears twice in its to_PurchaseOrderItem"),  # a page served twice
+])  # fmt: skip
+def test_split_refuses_every_line_of_an_order_whose_first_line_is_not_known(numbers: list[str], reason: str) -> None:
+    """review28h L1: with a malformed or repeated line number no line is the order's first; before, only the bad
+    line was refused and the others landed numbered (``4501-00020``, one of the repeated ``4501-00010``), so the
+    true first line landed a second time as ``4501`` once the order was well-formed. Now every line is refused."""
+    from xlr8_mapper_common.templates import MapOptions
+
+    template = load_template("s4hana")
+    options = MapOptions(split=True)
+    dates = {"results": [{"ScheduleLineDeliveryDate": "2024-03-01"}]}
+    items = [{"PurchaseOrderItem": n, "Material": f"M{n}", "PurchaseOrderItemText": "t", "PurchaseOrderQuantityUnit":
+              "EA", "OrderPriceUnit": "EA", "OrderQuantity": "2", "NetPriceAmount": "1.25", "NetPriceQuantity": "1",
+              "to_ScheduleLine": dates} for n in numbers]  # fmt: skip
+    order = {"PurchaseOrder": "4501", "Supplier": "S1", "PurchaseOrderDate": "2024-02-01", "DocumentCurrency": "EUR",
+             "PurchasingProcessingStatus": "03", "to_PurchaseOrderItem": {"results": items}}  # fmt: skip
+    pieces = template.pieces(order, "from_erp", options)
+    assert len(pieces) == 2
+    for piece in pieces:
+        with pytest.raises(MappingError, match=r"PurchaseOrderItem") as refused:
+            template.map_record(piece, "from_erp", options)
+        well_formed = piece["to_PurchaseOrderItem"][0]["PurchaseOrderItem"] != "0001X"
+        assert (reason in str(refused.value)) == well_formed, str(refused.value)
