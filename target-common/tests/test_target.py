@@ -650,3 +650,121 @@ def test_a_total_change_on_a_confirmed_po_is_refused_not_written_behind_the_supp
     assert "S4-4700000004" in letter["detail"]
     assert "1258.00" in letter["detail"]
     assert "1255.00" in letter["detail"]
+
+
+def _letters(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "dead-letters.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _ship(emulator: CommonEmulator, number: str) -> dict[str, Any]:
+    """Common's PO ``number`` as the supplier left it after confirming and shipping it; a copy as it then stood."""
+    po = next(p for p in emulator.data.purchase_orders() if p["po_number"] == number)
+    live = emulator.data.find_po(po["id"])
+    live["status"] = "in_transit"
+    emulator.data.save_po(live, created=False, update_type="po_updated", changes={})
+    return dict(emulator.data.find_po(po["id"]))
+
+
+def test_a_deleted_first_item_after_refuse_never_cancels_the_po_landed_for_the_live_item(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review28h H1 through the mapper-common and target-common CLIs: S/4 order 4700000011 with item 00010 deleted
+    (ME22N, deletion code L) and item 00020 live lands under ``refuse`` whole as ``S4-4700000011`` with item 20's
+    values; the supplier ships it. Switched to ``multi_line: split``, item 10 is the order's first line and its
+    piece (``status: cancelled``, item 10's material) goes to ``S4-4700000011``: it is another line, so the shipped
+    PO is neither cancelled nor given item 10's material; the record is dead-lettered naming the PO and the field.
+    Before, target-common PUT ``status: cancelled`` and item 10's product onto the shipped PO, exit 0, no letter."""
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000011"
+    items = order["to_PurchaseOrderItem"]["results"]
+    items[0].update(PurchaseOrderItem="00010", Material="M-10", PurchasingDocumentDeletionCode="L")
+    items.append(_s4_item(order, "00020", Material="M-20", PurchasingDocumentDeletionCode="", OrderQuantity="7"))
+    refuse = {**MAPPER, "po_number_prefix": "S4-"}
+    target = ("target-common", target_config(url, tmp_path))
+    records = singer("A_PurchaseOrder", [order], ["PurchaseOrder"])
+    first = pipeline([("mapper-common", refuse), target], records, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    shipped = _ship(emulator, "S4-4700000011")
+    assert (shipped["product_id"], Decimal(shipped["quantity"])) == ("M-20", Decimal("7"))  # item 20, by refuse
+
+    split = {**refuse, "multi_line": "split"}
+    second = pipeline([("mapper-common", split), target], records, tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    now = emulator.data.find_po(shipped["id"])
+    moved = {k: (v, now.get(k)) for k, v in shipped.items() if now.get(k) != v}
+    assert moved == {}  # still in transit, still item 20's material and quantity
+    [letter] = [line for line in _letters(tmp_path) if line["po_number"] == "S4-4700000011"]
+    assert letter["error_code"] == "UNWRITABLE"
+    assert all(part in letter["detail"] for part in ("product_id", "'M-20'", "'M-10'")), letter["detail"]
+
+
+def test_an_item_added_in_front_of_a_shipped_order_is_not_written_onto_its_po(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review28h M1 through the CLIs: ``S4-4700000012`` (item 00010, shipped in Common) gains item 00005 in ME22N
+    (the item number is the user's to type). Under ``split`` item 5 is now the order's lowest line and its piece goes
+    to ``S4-4700000012``: its material and unit are not the PO's, so nothing of it is written (no product PUT, no
+    proposal) and the record is dead-lettered naming the PO and the field. Before, item 5's product, name and unit
+    were PUT straight onto the shipped PO and its quantity proposed, exit 0, no letter."""
+    split = {**MAPPER, "multi_line": "split", "po_number_prefix": "S4-"}
+    steps = [("mapper-common", split), ("target-common", target_config(url, tmp_path))]
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000012"
+    order["to_PurchaseOrderItem"]["results"][0]["PurchaseOrderItem"] = "00010"
+    first = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    shipped = _ship(emulator, "S4-4700000012")
+
+    added = _s4_item(order, "00005", Material="M-5", PurchaseOrderQuantityUnit="EA", OrderPriceUnit="EA",
+                     OrderQuantity="3")  # fmt: skip
+    order["to_PurchaseOrderItem"]["results"].insert(0, added)
+    writes = len(_writes(sandbox))
+    second = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    now = emulator.data.find_po(shipped["id"])
+    moved = {k: (v, now.get(k)) for k, v in shipped.items() if now.get(k) != v}
+    assert moved == {}  # item 10's material, unit and quantity, in transit, no proposal open
+    assert [w for w in _writes(sandbox)[writes:] if f"/{shipped['id']}" in w] == []
+    [letter] = [line for line in _letters(tmp_path) if line["po_number"] == "S4-4700000012"]
+    assert letter["error_code"] == "UNWRITABLE"
+    assert all(part in letter["detail"] for part in ("product_id", "'MAT-1001'", "'M-5'")), letter["detail"]
+
+
+def _fusion_order(emulator: CommonEmulator, number: str, status: str, quantity: str, amount: str) -> dict[str, Any]:
+    """An Oracle Fusion purchase order of one line (price 5.00) as tap-oracle-erp serves it, expanded."""
+    supplier = emulator.ctx.company.supplier(0)
+    line = {"LineNumber": 1, "Item": "ITM-7", "Description": "Hex bolts", "UOMCode": "EA", "Quantity": quantity,
+            "Price": "5.00", "Amount": amount, "schedules": [{"RequestedDeliveryDate": "2026-03-02"}]}  # fmt: skip
+    return {"OrderNumber": number, "SupplierNumber": supplier.supplier_id, "CreationDate": "2026-01-05",
+            "CurrencyCode": supplier.currency, "StatusCode": status, "lines": [line]}  # fmt: skip
+
+
+def test_a_total_that_follows_a_proposed_quantity_or_sits_on_a_received_po_is_not_lettered(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review28h M2, L4 through the CLIs: the buyer changes the quantity of a confirmed (OPEN) Fusion order 10 -> 12,
+    and Fusion's line Amount moves with it (50.00 -> 60.00): the quantity is proposed and the total is what
+    Common's approval will work out (12 x 5.00), so there is no dead letter. A received order's total change
+    (CLOSED FOR RECEIVING) is left as Common has it, unlettered: no amendment can follow. Before, both records were
+    dead-lettered ("settle the total in Common"), the first on every run while the proposal was open."""
+    mapper = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True, "po_number_prefix": "ORA-"}
+    steps = [("mapper-common", mapper), ("target-common", target_config(url, tmp_path))]
+    orders = [_fusion_order(emulator, "US-8001", "OPEN", "10", "50.00"),
+              _fusion_order(emulator, "US-8002", "CLOSED FOR RECEIVING", "10", "50.00")]  # fmt: skip
+    first = pipeline(steps, singer("purchaseOrders", orders, ["OrderNumber"]), tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    landed = {p["po_number"]: p for p in emulator.data.purchase_orders()}
+    assert (landed["ORA-US-8001"]["status"], landed["ORA-US-8002"]["status"]) == ("confirmed", "received")
+    orders[0]["lines"][0].update(Quantity="12", Amount="60.00")
+    orders[1]["lines"][0].update(Amount="49.00")  # a price correction after receipt
+    second = pipeline(steps, singer("purchaseOrders", orders, ["OrderNumber"]), tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert _letters(tmp_path) == []
+    confirmed = emulator.data.find_po(landed["ORA-US-8001"]["id"])
+    assert (confirmed["status"], confirmed["amendment_status"]) == ("amendment_pending", "proposed")
+    proposal = emulator.data.open_amendment(confirmed["id"])
+    assert proposal is not None
+    assert Decimal(proposal["proposed_quantity"]) == Decimal("12")
+    received = emulator.data.find_po(landed["ORA-US-8002"]["id"])
+    assert (received["status"], Decimal(received["total_amount"])) == ("received", Decimal("50.00"))

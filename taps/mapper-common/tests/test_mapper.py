@@ -637,3 +637,46 @@ def test_to_erp_with_a_prefix_skips_other_sources_pos_with_a_count_and_exits_0(t
     assert any(m["type"] == "STATE" for m in messages)
     assert "2 purchase order(s) without po_number_prefix 'S4-' skipped" in result.stderr
     assert f"({own['po_number']}; {other['po_number']})" in result.stderr
+    assert "none carried the prefix" not in result.stderr  # one PO was S/4's: a mix of sources, said at INFO
+
+
+def test_to_erp_that_skips_every_po_says_so_at_warning_with_the_upgrade_hint(tmp_path: Path) -> None:
+    """review28h M3: after an upgrade that set ``po_number_prefix: ""`` on ``s4hana-to-common`` only,
+    ``common-to-s4hana`` (still ``S4-``) meets bare numbers alone and skips them all: that is said at WARNING, with
+    the fix (the same prefix on the to_erp mapping). Before, one INFO line, exactly as for a mix of sources."""
+    covered = {"draft", "pending", "confirmed", "amendment_pending", "cancelled"}
+    bare = [o for o in common_purchase_orders() if o["status"] in covered][:2]
+    config = {"template": "s4hana", "direction": "to_erp", "po_number_prefix": "S4-"}
+    result = run_mapper(config, singer("purchase_orders", bare, ["id"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [line] = [line for line in result.stderr.splitlines() if "without po_number_prefix 'S4-' skipped" in line]
+    assert "WARNING" in line, line
+    assert "none carried the prefix" in line
+    assert "give this to_erp mapping the same" in line
+
+
+@pytest.mark.parametrize(("numbers", "reason"), [
+    (["00020", "0001X"], "not all its to_PurchaseOrderItem have a well-formed PurchaseOrderItem"),
+    (["00010", "00010"], "a PurchaseOrderItem appears twice in its to_PurchaseOrderItem"),  # a page served twice
+])  # fmt: skip
+def test_split_refuses_every_line_of_an_order_whose_first_line_is_not_known(numbers: list[str], reason: str) -> None:
+    """review28h L1: with a malformed or repeated line number no line is the order's first; before, only the bad
+    line was refused and the others landed numbered (``4501-00020``, one of the repeated ``4501-00010``), so the
+    true first line landed a second time as ``4501`` once the order was well-formed. Now every line is refused."""
+    from xlr8_mapper_common.templates import MapOptions
+
+    template = load_template("s4hana")
+    options = MapOptions(split=True)
+    dates = {"results": [{"ScheduleLineDeliveryDate": "2024-03-01"}]}
+    items = [{"PurchaseOrderItem": n, "Material": f"M{n}", "PurchaseOrderItemText": "t", "PurchaseOrderQuantityUnit":
+              "EA", "OrderPriceUnit": "EA", "OrderQuantity": "2", "NetPriceAmount": "1.25", "NetPriceQuantity": "1",
+              "to_ScheduleLine": dates} for n in numbers]  # fmt: skip
+    order = {"PurchaseOrder": "4501", "Supplier": "S1", "PurchaseOrderDate": "2024-02-01", "DocumentCurrency": "EUR",
+             "PurchasingProcessingStatus": "03", "to_PurchaseOrderItem": {"results": items}}  # fmt: skip
+    pieces = template.pieces(order, "from_erp", options)
+    assert len(pieces) == 2
+    for piece in pieces:
+        with pytest.raises(MappingError, match=r"PurchaseOrderItem") as refused:
+            template.map_record(piece, "from_erp", options)
+        well_formed = piece["to_PurchaseOrderItem"][0]["PurchaseOrderItem"] != "0001X"
+        assert (reason in str(refused.value)) == well_formed, str(refused.value)

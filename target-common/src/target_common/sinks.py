@@ -4,8 +4,9 @@
 ``po_number``; created when absent; when present, only the fields that differ are sent, so a re-run changes
 nothing. The amendment workflow is respected: a PO that has left draft/pending (the supplier may have confirmed
 it) gets changes to quantity, unit price or delivery date as a *proposal* (``PUT propose-changes``), never
-overwritten; other fields are updated directly. ``supplier_number`` (an ERP supplier id) is resolved to Common's
-supplier company by its ``erp_supplier_id``.
+overwritten; other fields are updated directly, but a record of another product or unit is another ERP line and is
+refused whole, and a total that the proposal's approval would not give is refused. ``supplier_number`` (an ERP
+supplier id) is resolved to Common's supplier company by its ``erp_supplier_id``.
 
 ``amendments``: ``status: proposed`` proposes the changes on the PO named by ``po_number`` (unless the same
 proposal is open); ``approved``/``rejected`` decides the open proposal (nothing open and the PO already shows that
@@ -24,7 +25,7 @@ import json
 import typing as t
 from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from singer_sdk.exceptions import InvalidRecord
@@ -44,6 +45,7 @@ OPEN_STATUSES = ("draft", "pending")
 # status is written only when the ERP owns it and it moves the PO forward; never backwards, never a guess.
 LIFECYCLE = {"draft": 0, "pending": 1, "confirmed": 2, "in_transit": 3, "shipped": 3, "delivered": 4, "received": 5}
 ERP_OWNED_STATUSES = ("draft", "pending", "cancelled")
+CENT = Decimal("0.01")
 
 
 class RecordFailed(Exception):
@@ -174,12 +176,35 @@ class CommonSink(RecordSink):
                 "first, then re-send the cancellation"
             )
 
+    @staticmethod
+    def _same_line(body: dict[str, t.Any], po: dict[str, t.Any]) -> None:
+        """Raise RecordFailed when a PO past pending would be turned into another ERP line (review28h H1, M1).
+
+        With ``multi_line: split`` the order's number stands for its lowest line as read, and that moves: the first
+        line deleted after ``refuse`` landed the order with its one live line, a line numbered below it added, the
+        first line removed. A record whose product or unit is not Common's is then another line: cancelling the PO
+        for it, or writing its product onto a PO the supplier may have confirmed or shipped, would be silent harm,
+        so nothing of it is written and it is lettered for a person to settle."""
+        if po.get("status") in OPEN_STATUSES:
+            return  # nothing promised yet: the PO takes the ERP's line as it is
+        for name in ("product_id", "unit"):
+            ours, theirs = body.get(name), po.get(name)
+            if ours is not None and theirs is not None and not _same(ours, theirs):
+                raise RecordFailed(
+                    f"PO {po.get('po_number')} is {po.get('status')} in Common with {name} {theirs!r}; the ERP's "
+                    f"record for it has {ours!r}: not the same line (the ERP's first line was deleted or removed, "
+                    "or a line numbered below it was added), so the PO is neither cancelled nor overwritten and "
+                    "nothing of the record is written; settle in Common which line the PO stands for"
+                )
+
     def write_purchase_order(self, record: dict[str, t.Any]) -> None:
         number = record.get("po_number")
         if not number:
             raise RecordFailed("record has no po_number")
         body = self._body(record)
         existing = self.client.find_po(str(number))
+        if existing is not None:
+            self._same_line(body, existing)
         self._status(body, existing)
         if existing is None:
             try:
@@ -194,12 +219,15 @@ class CommonSink(RecordSink):
                 if existing is None:
                     raise
                 body = self._body(record)
+                self._same_line(body, existing)
                 self._status(body, existing)
         changed = {k: v for k, v in body.items() if not _same(v, existing.get(k))}
         # review28f M3: Common's amendments carry quantity, unit price and delivery date, never a total, and its
         # approval works the total out of them; a total written straight onto a PO past pending would be a price
         # change the supplier never saw (S/4's 1.255 -> 1.258 keeps unit_price 1.26), so it is refused instead
         held = changed.pop("total_amount", None) if existing["status"] not in OPEN_STATUSES else None
+        if held is not None and not self._total_held(existing, changed, held):
+            held = None
         if not changed and held is None:
             self.counts["unchanged"] += 1
             return
@@ -212,6 +240,25 @@ class CommonSink(RecordSink):
                 "a total past pending is not written behind the supplier's back (the record's other changes were "
                 "written or proposed); settle the total in Common"
             )
+
+    def _total_held(self, po: dict[str, t.Any], changed: dict[str, t.Any], total: t.Any) -> bool:
+        """Whether the ERP's ``total`` for ``po`` (past pending) must be lettered (review28h M2, L4): not when it is
+        what Common's approval of the quantity/price written or proposed with it gives (approval works the total out
+        as quantity x unit price, to the cent: an ordinary quantity change of a confirmed Fusion order moves its
+        Amount with it), and not on a cancelled, delivered or received PO, where no amendment can follow and the
+        total is left as Common has it (counted)."""
+        before = po.get("status_before_amendment") if po.get("status") == "amendment_pending" else po.get("status")
+        if before == "cancelled" or LIFECYCLE.get(str(before), -1) >= LIFECYCLE["delivered"]:
+            self.counts["total_left_to_common"] += 1
+            return False
+        if "quantity" not in changed and "unit_price" not in changed:
+            return True  # a total-only change: a price the supplier would never see
+        try:
+            quantity = Decimal(str(changed.get("quantity", po.get("quantity"))))
+            price = Decimal(str(changed.get("unit_price", po.get("unit_price"))))
+            return (quantity * price).quantize(CENT, ROUND_HALF_UP) != Decimal(str(total))
+        except ArithmeticError:
+            return True
 
     def _write_changes(self, existing: dict[str, t.Any], changed: dict[str, t.Any], record: dict[str, t.Any]) -> None:
         """``changed`` onto Common's PO: written while it is open, else its commercial part proposed."""

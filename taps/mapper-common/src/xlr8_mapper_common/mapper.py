@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import typing as t
 from datetime import UTC, datetime
 from functools import cached_property
@@ -111,8 +112,9 @@ class CommonMapper(InlineMapper):
             "counted at INFO, not sent, not an error). "
             "Unset: the ERP's numbers as they are (only for the one source of Common's numbers). Choose it before "
             "the first run: POs landed under other numbers stay. Upgrading a mapping that has already landed "
-            "orders without it: set it to empty to keep their numbers, or cancel the old POs in Common first, or "
-            "every order read again lands a second time (see the README).",
+            "orders without it: set it to empty to keep their numbers (and the same on that ERP's to_erp mapping, "
+            "which must carry its from_erp pair's prefix), or cancel the old POs in Common first, or every order "
+            "read again lands a second time (see the README).",
         ),
     ).to_dict()
 
@@ -127,6 +129,7 @@ class CommonMapper(InlineMapper):
         self.repeated = []
         self.rounded = _FirstOf(20)
         self.foreign = _FirstOf(20)  # to_erp: Common POs without po_number_prefix, another source's (review28f L2)
+        self.prefixed = 0  # to_erp: Common POs with it (none at all beside skipped ones: an upgrade's mismatch)
         self._lettered = self._open_dead_letters()
         self.options  # noqa: B018  (checked at start: a bad choice stops the run before any record)
 
@@ -220,6 +223,7 @@ class CommonMapper(InlineMapper):
                 if number and not number.startswith(options.po_number_prefix):
                     self.foreign.append(number)  # another source's PO, not this ERP's: not sent, not an error
                     return
+                self.prefixed += 1
             for piece in self.template.pieces(message_dict["record"], direction, options):
                 try:
                     record = self.template.map_record(piece, direction, options, self.rounded)
@@ -288,13 +292,23 @@ class CommonMapper(InlineMapper):
             )
         if self.foreign.seen:
             shown = "; ".join(self.foreign) + ("; ..." if self.foreign.seen > len(self.foreign) else "")
-            self.logger.info(
+            # review28h M3: every PO skipped and none sent is what a prefix left here after its from_erp mapping was
+            # set to po_number_prefix "" on upgrading looks like: said loudly, as each change back is then dropped
+            level, hint = (
+                (logging.WARNING, "; none carried the prefix: if the mapping landing this ERP's orders in Common "
+                 "runs without it (po_number_prefix \"\" after an upgrade), give this to_erp mapping the same")
+                if not self.prefixed
+                else (logging.INFO, "")
+            )  # fmt: skip
+            self.logger.log(
+                level,
                 "mapper-common: %d purchase order(s) without po_number_prefix %r skipped: not landed from %s by this "
-                "mapping (another ERP's, or Common's own), so not sent to it (%s)",
+                "mapping (another ERP's, or Common's own), so not sent to it (%s)%s",
                 self.foreign.seen,
                 self.options.po_number_prefix,
                 self.template.erp,
                 shown,
+                hint,
             )
         if self.repeated:
             shown = "; ".join(self.repeated[:20]) + ("; ..." if len(self.repeated) > 20 else "")

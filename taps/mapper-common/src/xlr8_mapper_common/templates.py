@@ -211,6 +211,8 @@ class LinePiece(dict[str, Any]):
     except the order's first line (``first``), which keeps the order's own number (review28f H1)."""
 
     first: bool = False
+    #: why the order has no first line (a line number malformed, absent or repeated): then no line of it lands
+    unsettled: str | None = None
 
 
 @dataclass(frozen=True)
@@ -296,10 +298,18 @@ class Template:
         number = self.lines.number
         numbers = [str(item.get(number)) if isinstance(item, dict) and item.get(number) is not None else None
                    for item in items]  # fmt: skip
-        if all(n is not None and re.fullmatch(self.lines.pattern, n) for n in numbers):
+        unsettled = None
+        if not all(n is not None and re.fullmatch(self.lines.pattern, n) for n in numbers):
+            unsettled = f"not all its {self.lines.list} have a well-formed {self.lines.number}"
+        elif len({int(str(n)) for n in numbers}) != len(numbers):
+            unsettled = f"a {self.lines.number} appears twice in its {self.lines.list}"
+        if unsettled is None:
             first = min(range(len(items)), key=lambda i: int(str(numbers[i])))
             pieces[first].first = True
-        # else no first: each piece is refused by name for its line number (``map_record``), none lands whole
+        else:  # review28h L1: no first line is known, so every piece is refused (``map_record``); landed numbered
+            # now, the true first line would land again under the order's own number once the order is well-formed
+            for piece in pieces:
+                piece.unsettled = unsettled
         out: list[dict[str, Any]] = [*pieces]
         return out
 
@@ -411,6 +421,11 @@ class Template:
                     "null; multi_line: split numbers each Common PO by it"
                 )
             numbered = self.lines.numbered(out[self.common_key[0]], number, f"{self.name}: {key}")
+            if piece.unsettled is not None:
+                raise MappingError(
+                    f"{self.name}: {self.erp_stream} {key}: {piece.unsettled}, so which line is the order's first "
+                    "(landed under the order's own number) is not known; no line of the order is sent until it is"
+                )
             out[self.common_key[0]] = self.lines.plain(out[self.common_key[0]], key) if piece.first else numbered
         elif split and direction == "from_erp" and out.get(self.common_key[0]) is not None:
             assert self.lines is not None
