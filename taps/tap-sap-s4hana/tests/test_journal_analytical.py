@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
+from xlr8_kit.vocabulary import mapping_for_stream
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
@@ -69,6 +70,11 @@ def test_discovery_shows_the_analytical_set_keyed_by_its_dimensions(url: str, tm
         assert fabricated not in properties  # none of these is on SAP's published set
     root = next(m["metadata"] for m in journal["metadata"] if not m["breadcrumb"])
     assert root["forced-replication-method"] == "FULL_TABLE"
+    # The product vocabulary reads only columns the set has (no journal number, posting date or item text).
+    mapping = mapping_for_stream("s4hana", JOURNAL)
+    assert mapping is not None
+    assert mapping.entity == "journal_entry"
+    assert {spec.column for spec in mapping.fields.values()} <= set(properties)
 
 
 def test_a_two_page_read_lands_every_aggregated_row_once_with_its_sum(
