@@ -11,10 +11,11 @@ import pytest
 from xlr8_kit.odata import ODataPagingError
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
-from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
+from xlr8_tap_sap_s4hana.discovery import DIMENSION_KEY_COLUMN, HEADER_CHANGE_COLUMN
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
 from .conftest import V4_SERVICE, basic_config, run_tap
+from .test_journal_analytical import GRAIN, expected_balances
 
 
 def test_discovery_covers_every_default_service(url: str) -> None:
@@ -29,9 +30,8 @@ def test_discovery_covers_every_default_service(url: str) -> None:
     assert catalog["A_Customer"].replication_key is None
     assert catalog["A_PurchaseOrderItem"].replication_key == HEADER_CHANGE_COLUMN
     assert catalog["A_CostCenter"].replication_key is None
-    assert catalog["A_JournalEntryItemBasic"].key_properties == [
-        "SourceLedger", "CompanyCode", "FiscalYear", "AccountingDocument", "LedgerGLLineItem", "Ledger"
-    ]  # fmt: skip
+    assert catalog["A_JournalEntryItemBasic"].key_properties == [DIMENSION_KEY_COLUMN]  # an analytical set
+    assert catalog["A_JournalEntryItemBasic"].replication_key is None
     methods = {
         name: next(m for m in stream.metadata.root.to_dict().items() if m[0] == "forced-replication-method")[1]
         for name, stream in catalog.items()
@@ -78,10 +78,10 @@ def test_server_driven_paging_follows_next_links(url: str, emulator: S4HanaEmula
 def test_client_paging_with_server_cap_inside_windows(url: str, emulator: S4HanaEmulator, sandbox: Sandbox) -> None:
     emulator.server_page_size = 3
     output = run_tap(basic_config(url, entity_sets=["A_JournalEntryItemBasic"], page_size=10))
-    lines = output.records("A_JournalEntryItemBasic")
-    company = sandbox.ctx.company
-    assert len(lines) == sum(len(j.lines) for j in company.journals())
-    assert len({tuple(r[k] for k in ("AccountingDocument", "LedgerGLLineItem")) for r in lines}) == len(lines)
+    rows = output.records("A_JournalEntryItemBasic")
+    expected = expected_balances(sandbox.ctx.company)
+    assert len({r[DIMENSION_KEY_COLUMN] for r in rows}) == len(rows) == len(expected)
+    assert {tuple(r[k] for k in GRAIN): r["AmountInCompanyCodeCurrency"] for r in rows} == expected
     queries = [q for p, q in emulator.queries if p.endswith("/A_JournalEntryItemBasic")]
     assert any("$skip=10" in q for q in queries)
     assert any("$skiptoken" in q for q in queries)
