@@ -5,16 +5,14 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs
 
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_kit.vocabulary import mapping_for_stream
-from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
+from xlr8_sandbox.testing import S4_JOURNAL_GRAIN, s4_journal_balances
 from xlr8_tap_sap_s4hana.discovery import DIMENSION_KEY_COLUMN
 
 from .conftest import basic_config
@@ -27,19 +25,8 @@ DIMENSIONS = [
     "CostCenter", "ProfitCenter", "TransactionCurrency", "CompanyCodeCurrency", "FiscalPeriod", "FiscalYearVariant",
     "FiscalYearPeriod", "ChartOfAccounts",
 ]  # fmt: skip
-GRAIN = ("CompanyCode", "GLAccount", "CostCenter", "FiscalYearPeriod", "CompanyCodeCurrency")
-
-
-def expected_balances(company: Company) -> dict[tuple[str, ...], Decimal]:
-    """The company's postings summed per (company code, account, cost center, period, currency): what the full
-    grain of the analytical set must hold, worked out from the journals themselves."""
-    sums: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
-    for journal in company.journals():
-        period = f"{journal.posted_date.year}{journal.posted_date.month:03d}"
-        for line in journal.lines:
-            key = (journal.legal_entity, line.account_number.zfill(8), line.cost_center, period, journal.currency)
-            sums[key] += line.debit - line.credit
-    return dict(sums)
+GRAIN = S4_JOURNAL_GRAIN
+expected_balances = s4_journal_balances
 
 
 def _run(args: list[str], tmp_path: Path) -> tuple[int, str, str]:
