@@ -25,8 +25,6 @@ DIMENSIONS = [
     "CostCenter", "ProfitCenter", "TransactionCurrency", "CompanyCodeCurrency", "FiscalPeriod", "FiscalYearVariant",
     "FiscalYearPeriod", "ChartOfAccounts",
 ]  # fmt: skip
-GRAIN = S4_JOURNAL_GRAIN
-expected_balances = s4_journal_balances
 
 
 def _run(args: list[str], tmp_path: Path) -> tuple[int, str, str]:
@@ -67,7 +65,7 @@ def test_discovery_shows_the_analytical_set_keyed_by_its_dimensions(url: str, tm
 def test_a_two_page_read_lands_every_aggregated_row_once_with_its_sum(
     url: str, sandbox: Sandbox, emulator: S4HanaEmulator, tmp_path: Path
 ) -> None:
-    expected = expected_balances(sandbox.ctx.company)
+    expected = s4_journal_balances(sandbox.ctx.company)
     page = -(-len(expected) // 2)  # two windows hold every row
     config_file, catalog = _discover(url, tmp_path, page_size=page)
     catalog_file = write_json(tmp_path / "catalog.json", select_streams(catalog, {JOURNAL}))
@@ -77,7 +75,7 @@ def test_a_two_page_read_lands_every_aggregated_row_once_with_its_sum(
     records = [m["record"] for m in parse_singer_messages(out, exact_decimals=True)
                if m["type"] == "RECORD" and m["stream"] == JOURNAL]  # fmt: skip
     assert len({r[DIMENSION_KEY_COLUMN] for r in records}) == len(records)  # each aggregated row once
-    landed = {tuple(r[d] for d in GRAIN): r["AmountInCompanyCodeCurrency"] for r in records}
+    landed = {tuple(r[d] for d in S4_JOURNAL_GRAIN): r["AmountInCompanyCodeCurrency"] for r in records}
     assert len(landed) == len(records) == len(expected)
     assert landed == expected
     assert all(r["AmountInTransactionCurrency"] == r["AmountInCompanyCodeCurrency"] for r in records)
@@ -91,7 +89,7 @@ def test_a_two_page_read_lands_every_aggregated_row_once_with_its_sum(
 def test_a_deselected_dimension_is_still_read_and_dropped_after(
     url: str, sandbox: Sandbox, emulator: S4HanaEmulator, tmp_path: Path
 ) -> None:
-    expected = expected_balances(sandbox.ctx.company)
+    expected = s4_journal_balances(sandbox.ctx.company)
     config_file, catalog = _discover(url, tmp_path, page_size=40)
     selected = select_streams(catalog, {JOURNAL})
     stream = next(s for s in selected["streams"] if s["tap_stream_id"] == JOURNAL)

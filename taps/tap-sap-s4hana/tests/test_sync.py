@@ -11,11 +11,11 @@ import pytest
 from xlr8_kit.odata import ODataPagingError
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
+from xlr8_sandbox.testing import S4_JOURNAL_GRAIN, s4_journal_balances
 from xlr8_tap_sap_s4hana.discovery import DIMENSION_KEY_COLUMN, HEADER_CHANGE_COLUMN
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
 from .conftest import V4_SERVICE, basic_config, run_tap
-from .test_journal_analytical import GRAIN, expected_balances
 
 
 def test_discovery_covers_every_default_service(url: str) -> None:
@@ -79,9 +79,9 @@ def test_client_paging_with_server_cap_inside_windows(url: str, emulator: S4Hana
     emulator.server_page_size = 3
     output = run_tap(basic_config(url, entity_sets=["A_JournalEntryItemBasic"], page_size=10))
     rows = output.records("A_JournalEntryItemBasic")
-    expected = expected_balances(sandbox.ctx.company)
+    expected = s4_journal_balances(sandbox.ctx.company)
     assert len({r[DIMENSION_KEY_COLUMN] for r in rows}) == len(rows) == len(expected)
-    assert {tuple(r[k] for k in GRAIN): r["AmountInCompanyCodeCurrency"] for r in rows} == expected
+    assert {tuple(r[k] for k in S4_JOURNAL_GRAIN): r["AmountInCompanyCodeCurrency"] for r in rows} == expected
     queries = [q for p, q in emulator.queries if p.endswith("/A_JournalEntryItemBasic")]
     assert any("$skip=10" in q for q in queries)
     assert any("$skiptoken" in q for q in queries)
