@@ -1,5 +1,6 @@
 """The fictional company's procurement and finance data as S/4HANA entity sets: business partners (suppliers and
-customers), purchase orders and their items, cost centers, G/L accounts and journal entry items.
+customers), purchase orders and their items, cost centers, G/L accounts, and the journals' posted lines that the
+analytical A_JournalEntryItemBasic serves grouped.
 
 Suppliers and purchase orders are the company's own (``S0000001``, ``PO00000001``), the same the Oracle ERP and
 Common platform emulators render; customers are the CRM accounts (``C000000001``). Purchase orders change with
