@@ -568,13 +568,14 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
             )
 
     def header_driven_pages(self, context: Context | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
-        """Items of every header changed since the bookmark (all items on a first run), each stamped with its
-        header's change timestamp (``HeaderLastChangeDateTime``, the replication key), page by page."""
+        """Items of every header changed since the bookmark (all items on a first run, and every run where the link
+        says ``every_run``), each stamped with its header's change timestamp (``HeaderLastChangeDateTime``, the
+        replication key where there is one), page by page."""
         header, link = self.plan.header_entity, self.plan.header
         change = self.plan.header_change
         if header is None or link is None or change is None:
             raise RuntimeError(f"{self.name}: header-driven stream planned without its header")
-        start = self.get_starting_timestamp(context)
+        start = None if link.every_run else self.get_starting_timestamp(context)
         since = change.since(start, version=self.plan.version) if start is not None else None
         header_columns = list(dict.fromkeys([*link.join.values(), change.name, change.created or change.name]))
         header_url = self.client.url(f"{self.plan.service.path}/{header.name}")
