@@ -60,10 +60,12 @@ RFC_PATH = "/sap/bc/soap/rfc"
 #: A header the read of changed headers did not return (told apart from one returned with a null stamp).
 _UNREAD: t.Any = object()
 #: State key of the incremental read's version, kept beside the bookmark of the sets that read never-changed rows
-#: (``ChangeKey.created``) and of header-driven item sets (null-stamp headers). Version 2 is the first to read
-#: them; a bookmark without it was left by a read that skipped such rows, so it is dropped once for a whole read.
+#: (``ChangeKey.created``, ``created_day``) and of header-driven item sets (null-stamp headers). Version 2 is the
+#: first to read them; 3 reads orders created since the bookmark whose ``LastChangeDateTime`` stayed initial (by
+#: ``CreationDate``). A bookmark of an older version was left by a read that skipped such rows, so it is dropped
+#: once for a whole read.
 FILTER_VERSION_KEY = "filter_version"
-FILTER_VERSION = 2
+FILTER_VERSION = 3
 
 
 def encode_query(params: Mapping[str, t.Any]) -> str:
@@ -410,7 +412,9 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
     def versioned_filter(self) -> bool:
         """Whether this set's bookmark carries ``FILTER_VERSION``: sets whose earlier reads missed rows."""
         change = self.plan.change
-        return self.plan.header is not None or (change is not None and change.created is not None)
+        return self.plan.header is not None or (
+            change is not None and (change.created is not None or change.created_day is not None)
+        )
 
     def _write_starting_replication_value(self, context: Context | None) -> None:
         """A bookmark left by a read before ``FILTER_VERSION`` is dropped for one whole read: the partners never
