@@ -167,15 +167,16 @@ class S4HanaEmulator(ProductEmulator):
     def change_order(self, order: str, item: str | None = None, **changes: Any) -> None:
         """Another user changes a generated purchase order (``item`` None) or one of its items, e.g. deletes it in
         ME22N (``PurchasingDocumentDeletionCode="L"``); every set and expansion serving the row shows it."""
-        with self._lock:
-            self.data.order_changes.setdefault((order, item), {}).update(changes)
-            self._edited += 1  # a new data version: row caches key on it
+        self._change((order, item), changes)
 
     def change_assignment(self, order: str, item: str, number: str = "01", **changes: Any) -> None:
         """A posting changes one account assignment of a generated order without stamping the order's
         ``LastChangeDateTime``, as an invoice receipt may: nothing shows it stamps the order (review28a M4)."""
+        self._change((order, item, number), changes)
+
+    def _change(self, key: tuple[str | None, ...], changes: dict[str, Any]) -> None:
         with self._lock:
-            self.data.order_changes.setdefault((order, item, number), {}).update(changes)
+            self.data.order_changes.setdefault(key, {}).update(changes)
             self._edited += 1  # a new data version: row caches key on it
 
     def reset(self) -> None:
