@@ -12,7 +12,8 @@ for v4 (``value``, ``@odata.count``, relative ``@odata.nextLink``; Edm.Decimal a
 Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server),
 ``ignore_skip`` (``$skip`` is ignored), ``expand_ignored`` (``$expand`` answered with deferred links),
 ``expand_page_size`` (inline collections cut after that many rows with a ``__next``), ``change_order`` (another
-user's change to a generated order or item, e.g. its deletion code),
+user's change to a generated order or item, e.g. its deletion code), ``change_assignment`` (a posting's change to
+an account assignment that leaves the order's stamp as it was),
 ``insert_at`` (where ``insert_records`` puts new business partners
 among the partners created at run time, which come before the rest: 0, ahead of everything, by default; natural
 order only, a read with ``$orderby`` sorts them by key), ``insert_key`` (the key the next inserted partner gets
@@ -167,8 +168,16 @@ class S4HanaEmulator(ProductEmulator):
     def change_order(self, order: str, item: str | None = None, **changes: Any) -> None:
         """Another user changes a generated purchase order (``item`` None) or one of its items, e.g. deletes it in
         ME22N (``PurchasingDocumentDeletionCode="L"``); every set and expansion serving the row shows it."""
+        self._change((order, item), changes)
+
+    def change_assignment(self, order: str, item: str, number: str = "01", **changes: Any) -> None:
+        """A posting changes one account assignment of a generated order without stamping the order's
+        ``LastChangeDateTime``, as an invoice receipt may: nothing shows it stamps the order (review28a M4)."""
+        self._change((order, item, number), changes)
+
+    def _change(self, key: tuple[str | None, ...], changes: dict[str, Any]) -> None:
         with self._lock:
-            self.data.order_changes.setdefault((order, item), {}).update(changes)
+            self.data.order_changes.setdefault(key, {}).update(changes)
             self._edited += 1  # a new data version: row caches key on it
 
     def reset(self) -> None:

@@ -67,8 +67,9 @@ class S4Data:
         self._po_items = functools.lru_cache(maxsize=4096)(company.purchase_order_items)
         self._journal = functools.lru_cache(maxsize=4096)(company.journal)
         self._po = functools.lru_cache(maxsize=4096)(company.purchase_order)
-        #: (PurchaseOrder, PurchaseOrderItem or None for the header) -> values others changed in S/4.
-        self.order_changes: dict[tuple[str, str | None], dict[str, Any]] = {}
+        #: (PurchaseOrder, PurchaseOrderItem or None for the header[, AccountAssignmentNumber]) -> values others
+        #: changed in S/4.
+        self.order_changes: dict[tuple[str | None, ...], dict[str, Any]] = {}
 
     @functools.cached_property
     def item_offsets(self) -> Offsets:
@@ -140,7 +141,7 @@ class S4Data:
             if po.status == "Cancelled" else "",
         })  # fmt: skip
 
-    def _changed(self, key: tuple[str, str | None], row: dict[str, Any]) -> dict[str, Any]:
+    def _changed(self, key: tuple[str | None, ...], row: dict[str, Any]) -> dict[str, Any]:
         """``row`` with the changes another user made to it (``S4HanaEmulator.change_order``)."""
         changes = self.order_changes.get(key)
         return {**row, **changes} if changes else row
@@ -185,12 +186,13 @@ class S4Data:
         """Item ``k``'s account assignment (category K: one cost center and G/L account per item)."""
         header, line = self.item_offsets.locate(k)
         item = self._po_items(header)[line]
-        return {
-            "PurchaseOrder": item.po_id, "PurchaseOrderItem": f"{item.item_number:05d}",
+        number = f"{item.item_number:05d}"
+        return self._changed((item.po_id, number, "01"), {
+            "PurchaseOrder": item.po_id, "PurchaseOrderItem": number,
             "AccountAssignmentNumber": "01", "CostCenter": item.cost_center, "GLAccount": item.gl_account.zfill(8),
             "ControllingArea": CONTROLLING_AREA, "Quantity": item.quantity, "OrderQuantityUnit": item.unit,
             "MultipleAcctAssgmtDistrPercent": Decimal("100.0"), "IsDeleted": False,
-        }  # fmt: skip
+        })  # fmt: skip
 
     def po_items_of(self, po_id: str) -> list[int]:
         """Row indexes of one order's items (for key reads and direct lookups)."""
