@@ -127,7 +127,7 @@ def fusion_lines_as_common(orders: Iterable[dict[str, Any]], prefix: str = "") -
     """Every line of Fusion's purchase orders (as ``expand=lines.schedules`` serves them) as ``multi_line: split``
     with ``price_rounding: half_up`` lands it in Common: po_number <prefix><OrderNumber>/<LineNumber> (the order's
     first line, its lowest number: <prefix><OrderNumber>), the line's values, its price rounded half up to cents,
-    its schedule's requested date."""
+    its schedule's requested date; a line the buyer cancelled (``CancelFlag``) is a cancelled PO."""
     status = {"OPEN": "confirmed", "CLOSED FOR RECEIVING": "received", "CLOSED": "delivered", "CANCELED": "cancelled"}
     expected = {}
     for order in orders:
@@ -143,7 +143,7 @@ def fusion_lines_as_common(orders: Iterable[dict[str, Any]], prefix: str = "") -
                 "unit_price": Decimal(str(line["Price"])).quantize(Decimal("0.01"), ROUND_HALF_UP),
                 "total_amount": Decimal(str(line["Amount"])),
                 "delivery_date": line["schedules"][0]["RequestedDeliveryDate"][:10],
-                "status": status[order["StatusCode"]],
+                "status": "cancelled" if line.get("CancelFlag") is True else status[order["StatusCode"]],
                 "currency": order["CurrencyCode"],
                 "order_date": created.astimezone(UTC).date().isoformat(),
             }
