@@ -57,7 +57,7 @@ def _untyped_missing_out(
                             datetime.fromisoformat(ins[key]) + timedelta(hours=24, minutes=10)
                         ).isoformat()
                     if untyped:
-                        del punch["typeOverride"]
+                        punch.pop("typeOverride", None)
                 card["punches"] = kept
         return answer
 
