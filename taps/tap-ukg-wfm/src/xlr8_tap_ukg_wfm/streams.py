@@ -253,9 +253,11 @@ def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str 
     return day
 
 
-def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> datetime | None:
+def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> tuple[datetime, datetime] | None:
     """A punch's tenant-local wall time (``roundedPunchDtm``, else ``punchDtm``; one given with an offset is taken
-    to ``zone``), None when it has neither or neither reads as a date-time."""
+    to ``zone``) and its instant (UTC: gaps are measured in real hours, so a DST night's wall clock neither adds nor
+    takes an hour, review28i L2; a wall time without an offset is read at ``zone``'s, the repeated fall-back hour at
+    its first), None when it has neither or neither reads as a date-time."""
     for field in ("roundedPunchDtm", "punchDtm"):
         text = punch.get(field)
         if not text:
@@ -264,13 +266,17 @@ def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> datetime | None:
             moment = datetime.fromisoformat(str(text))
         except ValueError:
             continue
-        return moment.astimezone(zone).replace(tzinfo=None) if moment.tzinfo is not None else moment
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+        return aware.astimezone(zone).replace(tzinfo=None), aware.astimezone(UTC)
     return None
 
 
 def _punch_kind(punch: dict[str, t.Any]) -> str | None:
-    """The punch's kind, "in" or "out", when its ``typeOverride`` says so (a word of its qualifier); else None."""
+    """The punch's kind when its ``typeOverride`` says so (words of its qualifier): "new" for UKG's "New Shift"
+    override (the employee said a shift starts here, review28i M1), else "out" or "in"; None when it says none."""
     words = set(str(ref(punch.get("typeOverride")) or "").casefold().replace("_", " ").split())
+    if {"new", "shift"} <= words:
+        return "new"
     if "out" in words:
         return "out"
     return "in" if "in" in words else None
@@ -285,14 +291,19 @@ def _punch_days(
 ) -> list[str]:
     """The day each of a card's punches belongs to: its ``applyDate``; without one (UKG's timecard punch model has
     no ``applyDate``: audit wfm27 W2), the day of the shift it is part of, as UKG groups punches into shifts and
-    applies a shift to the day it starts. In time order, a punch joins the shift before it when it comes less than
-    ``breaks`` after the previous punch (meal and rest breaks: a night shift's four punches are one shift, audit
-    wfm28 H1), or when it is an out punch by ``typeOverride`` closing an open in punch within ``longest`` of the
-    shift's start (24-hour shifts with handover, a DST night: M2); any other punch starts a new shift on its own
-    tenant-local day (after a missed out punch, the next in punch opens the next shift: M1). On their own clock
-    days a shift's later punches fell outside a window starting the next day, which was announced whole: landed
-    punches were marked deleted. Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable
-    punch time."""
+    applies a shift to the day it starts (on their own clock days a night shift's later punches fell outside a
+    window starting the next day, announced whole: landed punches were marked deleted, audit wfm28 H1).
+
+    In time order, punches pair by turns (in, out, in, ...) or by ``typeOverride`` where given. A punch after an
+    open in punch closes it: untyped, any punch within ``longest`` of the shift's start (review28i H1: a 12-hour
+    night with its meal auto-deducted is two punches 12 h apart, one shift); typed, an out punch within ``longest``
+    or any punch within ``breaks`` of the previous. A punch after an out punch stays in the shift when it comes less
+    than ``breaks`` later (a meal or rest break). Nothing joins a shift past ``longest`` from its start (a chain of
+    short gaps is bounded, M1), nor a "New Shift" punch. Any other punch starts a shift on its own tenant-local day
+    as its in punch: past ``longest`` an open in punch is taken as a missed out punch (UKG's everyday exception) and
+    the turns re-sync (review28g M1). Left: an untyped in punch within ``longest`` after a missed out punch is taken
+    as that shift's out (a 24-hour shift looks the same); the README names the remedy (``longest_shift_hours``).
+    Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable punch time."""
     told = [as_date(punch.get("applyDate")) for punch in punches]
     if None not in told:
         return t.cast("list[str]", told)  # every day given: nothing to derive (the usual answer costs no more)
@@ -301,7 +312,7 @@ def _punch_days(
     for n, (punch, given) in enumerate(zip(punches, told, strict=True)):
         moment = _punch_moment(punch, zone)
         if moment is not None:
-            timed.append((moment, n, given))
+            timed.append((moment[1], n, given, moment[0]))
         elif given is not None:
             days[n] = given
         else:
@@ -309,21 +320,25 @@ def _punch_days(
                 f"punches: the punch {punch.get('id')!r} of person {person} came without its 'applyDate', nor a "
                 "readable 'punchDtm' or 'roundedPunchDtm' to tell it by: the day it belongs to"
             )
-    start: datetime | None = None  # the current shift's first punch
-    last = datetime.min
+    start: datetime | None = None  # the current shift's first punch (UTC)
+    last = start
     day = ""
-    on_clock = False
-    for moment, n, given in sorted(timed, key=itemgetter(0, 1)):
+    on_clock = False  # an in punch is open
+    alone = False  # the open in punch is the shift's first (nothing between: the next punch is its out)
+    for moment, n, given, local in sorted(timed, key=itemgetter(0, 1)):
         typed = _punch_kind(punches[n])
-        kind = typed or ("out" if on_clock else "in")
-        # untyped, a punch a day after a lone in punch is a 24-hour shift's out or the next shift's in after a missed
-        # out punch (UKG's everyday exception): taken as the latter, so only a typed out punch closes past ``breaks``
-        closes = on_clock and typed == "out"
-        joins = start is not None and (moment - last < breaks or (closes and moment - start <= longest))
-        if not joins:
-            start, day = moment, moment.date().isoformat()
+        joins = False
+        if start is not None and last is not None and typed != "new" and moment - start <= longest:
+            closes = typed == "out" if typed else alone  # after a break, untyped, the gap rule (a missed meal-in)
+            joins = moment - last < breaks or (on_clock and closes)
+        if joins:
+            kind = typed or ("out" if on_clock else "in")
+            alone = False
+        else:
+            start, day, kind = moment, local.date().isoformat(), "out" if typed == "out" else "in"
+            alone = kind == "in"
         days[n] = given or day
-        last, on_clock = moment, kind == "in"
+        last, on_clock = moment, kind != "out"
     return t.cast("list[str]", days)
 
 
