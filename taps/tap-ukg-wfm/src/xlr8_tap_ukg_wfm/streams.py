@@ -364,6 +364,7 @@ class TimecardsStream(WindowedStream):
         ("amountType", S),
         ("hours", N),
         ("money", N),
+        ("days", N),
         ("startDateTime", DT),
         ("endDateTime", DT),
         ("location", S),
@@ -390,7 +391,8 @@ class TimecardsStream(WindowedStream):
 
     #: The record's keys, in order (``rows`` and ``row_blocks``).
     _KEYS = (
-        *("personNumber", "applyDate", "payCode", "amountType", "hours", "money", "startDateTime", "endDateTime"),
+        *("personNumber", "applyDate", "payCode", "amountType", "hours", "money", "days", "startDateTime"),
+        *("endDateTime",),
         *("location", "orgJobPath", "job", "approved", "updatedOn"),
     )
 
@@ -416,7 +418,7 @@ class TimecardsStream(WindowedStream):
         if _shares_a_key(people, totals):
             return None  # ``rows`` sums the totals of one key
         if not all(map(_is_hours, map(dict.get, totals, repeat("amountType")))):
-            return None  # ``rows`` puts a money total's amount in ``money`` and refuses any other type by name
+            return None  # ``rows`` puts a money (days) total's amount in ``money`` (``days``), refuses others by name
         return self._blocks(people, totals, judge)
 
     def _blocks(
@@ -450,6 +452,7 @@ class TimecardsStream(WindowedStream):
                     _refs(field("payCode")),
                     field("amountType"),
                     [] if texts is not None else _numbers(amounts),
+                    [None] * len(some),
                     [None] * len(some),
                     list(map(utc, field("startDateTime"))),
                     list(map(utc, field("endDateTime"))),
@@ -487,20 +490,22 @@ class TimecardsStream(WindowedStream):
                 f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
                 f"{ref(get('payCode'))}, has an amount that is not a number ({get('amount')!r})"
             ) from exc
-        money = _is_money(get("amountType"))
-        if not money and not _is_hours(get("amountType")):
+        money, days = _is_money(get("amountType")), _is_days(get("amountType"))
+        if not money and not days and not _is_hours(get("amountType")):
             raise ValueError(
                 f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
-                f"{ref(get('payCode'))}, has amountType {get('amountType')!r}: only hours and money totals are "
-                "read (a days amount in 'hours' would be summed with hours; review28g M4)"
+                f"{ref(get('payCode'))}, has amountType {get('amountType')!r}, which is none of hours (HOUR), money "
+                "(MONEY) or days (DAY): its amount cannot be told apart, so nothing of the read lands. Deselect the "
+                "'timecards' stream until the tap reads that amountType (report it with the pay code)"
             )
         return {
             "personNumber": person,
             "applyDate": _day_of(get("applyDate"), "timecards: the daily total", person, ref(get("payCode"))),
             "payCode": ref(get("payCode")),
             "amountType": get("amountType"),
-            "hours": None if money else hours,
+            "hours": None if money or days else hours,
             "money": hours if money else None,
+            "days": hours if days else None,
             "startDateTime": utc(get("startDateTime")),
             "endDateTime": utc(get("endDateTime")),
             "location": ref(get("location")),
@@ -584,16 +589,18 @@ def _summed(group: list[dict[str, t.Any]]) -> dict[str, t.Any]:
     approved only if all are."""
     hours = [r["hours"] for r in group if r["hours"] is not None]
     money = [r["money"] for r in group if r["money"] is not None]
+    days = [r["days"] for r in group if r["days"] is not None]
     starts = [r["startDateTime"] for r in group if r["startDateTime"]]
     ends = [r["endDateTime"] for r in group if r["endDateTime"]]
     updated = [r["updatedOn"] for r in group if r["updatedOn"]]
     approvals = {r["approved"] for r in group}
     kind = _amount_type(group)
     return {
-        **max(group, key=lambda r: r["hours"] or r["money"] or 0),
+        **max(group, key=lambda r: r["hours"] or r["money"] or r["days"] or 0),
         "amountType": kind,
         "hours": sum(hours, Decimal(0)) if hours else None,
         "money": sum(money, Decimal(0)) if money else None,
+        "days": sum(days, Decimal(0)) if days else None,
         "startDateTime": min(starts, default=None),
         "endDateTime": max(ends, default=None),
         "updatedOn": max(updated, default=None),
@@ -622,6 +629,16 @@ def _is_hours(kind: t.Any) -> bool:
     """A total of this ``amountType`` holds hours: it lands in ``hours``. UKG also has day amounts (Data Hub's
     ``vTimecardTotal.amountType``: hours, money or days), which must not land there."""
     return kind is None or (isinstance(kind, str) and kind.casefold() in _HOUR_TYPES)
+
+
+#: ``amountType`` values of a total whose amount is a count of days (a vacation or sick *day* pay code).
+_DAY_TYPES = frozenset({"day", "days"})
+
+
+def _is_days(kind: t.Any) -> bool:
+    """A total of this ``amountType`` counts days: it lands in ``days``, never in ``hours`` (review28i M3: refused,
+    one day-counted pay code failed every ``timecards`` run, with no way out)."""
+    return isinstance(kind, str) and kind.casefold() in _DAY_TYPES
 
 
 def _is_money(kind: t.Any) -> bool:
@@ -758,9 +775,10 @@ class SchedulesStream(WindowedStream):
 
     window_path = "/api/v1/scheduling/schedule/multi_read"
     answer_part = "shift"
-    #: WARNING (review28g M3): a person all of whose shifts in a window were cancelled is not announced (UKG's
-    #: answer cannot tell them from one it left out), so those landed shifts stay live: the count says how many.
-    unanswered_level = logging.WARNING
+    #: INFO (review28i L3): a person without a shift in a window is not announced (UKG's answer cannot tell them
+    #: from one it left out), so their landed shifts stay live (kept, never lost); part-timers, leave and weeks not
+    #: yet scheduled make the count fire on every run, where a WARNING would be noise that hides real ones.
+    unanswered_level = logging.INFO
 
     def answered_people(self, answer: t.Any) -> set[str]:
         return _scheduled(answer)
@@ -783,7 +801,7 @@ class SchedulesStream(WindowedStream):
 
     def _shifts(self, answer: t.Any) -> t.Iterator[dict[str, t.Any]]:
         s = self.settings
-        for shift in answer.get("shifts") or []:
+        for shift in listed_rows(answer, "shifts", f"ukg_wfm stream {self.name!r} ({self.window_path})"):
             segments = shift.get("segments") or []
             path = ref(segments[0].get("orgJobRef")) if segments else None
             start, end = self.utc(shift.get("startDateTime")), self.utc(shift.get("endDateTime"))
@@ -908,7 +926,10 @@ class AccrualsStream(UkgWfmStream):
 
     @staticmethod
     def children(answer: t.Any) -> list[dict[str, t.Any]]:
-        return (answer.get("data") or {}).get("children") or []
+        """The page's rows, ``data.children``; an answer without them (a gateway's page, a changed shape) is an
+        ``AnswerShapeError`` naming the path and key, not "no rows" (the read then ended well with nothing landed)."""
+        data = answer.get("data") if type(answer) is dict else answer
+        return listed_rows(data, "children", f"ukg_wfm stream 'accruals' ({DATA_PATH}, data)")
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         day = self.settings.accruals_as_of.isoformat()
