@@ -310,9 +310,9 @@ def _punch_days(
     days: list[str | None] = [None] * len(punches)
     timed = []
     for n, (punch, given) in enumerate(zip(punches, told, strict=True)):
-        moment = _punch_moment(punch, zone)
-        if moment is not None:
-            timed.append((moment[1], n, given, moment[0]))
+        stamp = _punch_moment(punch, zone)
+        if stamp is not None:
+            timed.append((stamp[1], n, given, stamp[0]))
         elif given is not None:
             days[n] = given
         else:
