@@ -295,10 +295,12 @@ def _punch_days(
     window starting the next day, announced whole: landed punches were marked deleted, audit wfm28 H1).
 
     In time order, punches pair by turns (in, out, in, ...) or by ``typeOverride`` where given. A punch after an
-    open in punch closes it: untyped, any punch within ``longest`` of the shift's start (review28i H1: a 12-hour
-    night with its meal auto-deducted is two punches 12 h apart, one shift); typed, an out punch within ``longest``
-    or any punch within ``breaks`` of the previous. A punch after an out punch stays in the shift when it comes less
-    than ``breaks`` later (a meal or rest break). Nothing joins a shift past ``longest`` from its start (a chain of
+    open in punch closes it: untyped, any punch within ``longest`` of the shift's first punch when that is the open
+    one (review28i H1: a 12-hour night with its meal auto-deducted is two punches 12 h apart, one shift), else
+    within ``breaks`` of the previous (after a break's return: a missed meal-in must not pair the next night's in
+    punch as this shift's out); typed, an out punch within ``longest`` or any punch within ``breaks`` of the
+    previous. A punch after an out punch stays in the shift when it comes less than ``breaks`` later (a meal or
+    rest break). Nothing joins a shift past ``longest`` from its start (a chain of
     short gaps is bounded, M1), nor a "New Shift" punch. Any other punch starts a shift on its own tenant-local day
     as its in punch: past ``longest`` an open in punch is taken as a missed out punch (UKG's everyday exception) and
     the turns re-sync (review28g M1). Left: an untyped in punch within ``longest`` after a missed out punch is taken
