@@ -78,8 +78,17 @@ def _untyped_missing_out(
         (True, "20251222", {"longest_shift_hours": 20}),
         (False, "20251222", {}),
         (False, "24h", {}),
+        (True, None, {"shift_break_hours": 16, "longest_shift_hours": 20}),
     ],
-    ids=["typed", "as-served", "untyped", "untyped-missed-out", "typed-missed-out", "typed-24h-shifts"],
+    ids=[
+        "typed",
+        "as-served",
+        "untyped",
+        "untyped-missed-out",
+        "typed-missed-out",
+        "typed-24h-shifts",
+        "untyped-chain-capped",
+    ],
 )
 def test_night_shifts_with_a_meal_break_land_on_their_start_day_in_overlapping_runs(
     url: str,
@@ -97,7 +106,9 @@ def test_night_shifts_with_a_meal_break_land_on_their_start_day_in_overlapping_r
     shifts); with ``24h``, 22 Dec's day shifts last 24 h 10 min, the next day off (M2: the out punch stays on
     22 Dec). Untyped, an in punch a day after a missed out punch is paired as its out within
     ``longest_shift_hours`` (the documented risk, review28i H1): the tenant without 24-hour shifts sets it under a
-    day (20 here), and the next in punch starts its own shift."""
+    day (20 here), and the next in punch starts its own shift. ``chain-capped`` (review28i M1): with a break
+    setting above the rest between two shifts (16 h), short gaps chained every shift of a call onto its first day;
+    nothing joins a shift past ``longest_shift_hours`` (20) from its first punch, so each day keeps its own."""
     truths = tmp_path / "truths.duckdb"
     rewrite = (
         _untyped_missing_out(untyped, None, "20251222") if missed == "24h" else _untyped_missing_out(untyped, missed)
