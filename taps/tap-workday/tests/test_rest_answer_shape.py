@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from xlr8_kit.http.errors import AnswerShapeError
 from xlr8_kit.testing.singer_cli import discover_selecting, parse_singer_messages, run_tap_cli
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
-from xlr8_sandbox.products.workday import TENANT
+from xlr8_sandbox.products.workday import TENANT, WorkdayEmulator
+from xlr8_tap_workday.connector import WorkdayHcmConnector
 
 from .conftest import base_config
 
@@ -74,3 +76,51 @@ def test_a_total_below_the_rows_already_read_stops_the_stream(
     records = [m for m in messages if m["type"] == "RECORD"]
     assert len(records) in (10, 20)  # page 1 (and the faulted page's rows), never a "complete" 20 of 100
     assert not [m for m in messages if m["type"] == "ACTIVATE_VERSION"]  # no unread worker is marked deleted
+
+
+JOBS = f"/ccx/api/v1/{TENANT}/jobs"
+
+#: A jobs page with one row and no integer ``total``, and what the error says of it.
+LOOSE_TOTALS = [
+    ({"data": [ROW]}, "has no 'total' beside its 'data' list"),
+    ({"total": "1", "data": [ROW]}, "has a non-integer 'total'"),
+]
+
+
+@pytest.mark.parametrize(("answer", "named"), LOOSE_TOTALS)
+def test_the_connector_check_fails_on_a_jobs_page_without_an_integer_total(
+    url: str, sandbox: Sandbox, emulator: object, answer: dict[str, object], named: str
+) -> None:
+    """The connector check reads one REST jobs row: an answer whose ``total`` is missing or not an integer fails the
+    check naming ``total`` and the endpoint, as the stream's read does (kit28). Before, the client read ``total`` as
+    ``int(total or 0)`` after the first row, which the check never reached: it passed."""
+    sandbox.faults.add("workday", JOBS, FaultSpec("status", status=200, body=json.dumps(answer)))
+    with WorkdayHcmConnector(base_config(url)) as connector:
+        status = connector.test_connection()
+    assert not status.ok
+    assert status.error is not None
+    assert named in status.error
+    assert JOBS in status.error
+    assert "w-secret-7" not in status.message
+    assert "Secret-Lee" not in status.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [*LOOSE_TOTALS, ({"total": 1, "data": [ROW]}, "the answer's 'total' (1) is below the 2 rows read")],
+)
+def test_the_clients_own_rest_paging_stops_on_a_later_page_without_a_total_it_can_count_to(
+    url: str, sandbox: Sandbox, emulator: WorkdayEmulator, answer: dict[str, object], named: str
+) -> None:
+    """``WorkdayClient.rest_rows`` pages jobs one row at a time; page 2 (offset 1) has no integer ``total``, or one
+    below the rows read: ``AnswerShapeError`` naming it and the endpoint. Before, a missing or non-numeric ``total``
+    read as 0 ended the paging after page 2 (every later job lost, no error), and a low one did the same."""
+    assert len(emulator.company.jobs) > 2
+    sandbox.faults.add("workday", JOBS, FaultSpec("status", status=200, body=json.dumps(answer), query={"offset": "1"}))
+    with WorkdayHcmConnector(base_config(url)) as connector:
+        read: list[dict[str, object]] = []
+        with pytest.raises(AnswerShapeError) as caught:
+            read.extend(connector.workday.client.rest_rows("jobs", page_size=1))
+    assert named in str(caught.value)
+    assert JOBS in str(caught.value)
+    assert len(read) == 1  # page 1's job; none of the faulted page's rows

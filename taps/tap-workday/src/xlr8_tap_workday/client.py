@@ -264,10 +264,12 @@ class WorkdayClient:
         while True:
             url = f"{self.rest_base}/{resource}?{urlencode({'limit': limit, 'offset': offset})}"
             body = self.send("GET", url, auth=self.oauth, headers={"Accept": "application/json"}).json()
-            rows = listed_rows(body, "data", f"workday REST {resource} (/ccx/api/v1/{self.settings.tenant}/{resource})")
+            path = f"/ccx/api/v1/{self.settings.tenant}/{resource}"
+            rows = listed_rows(body, "data", f"workday REST {resource} ({path})")
+            total = paged_total(body, offset, len(rows), path)  # before the rows: the connector check reads one
             yield from rows
             offset += len(rows)
-            if not rows or offset >= int(body.get("total") or 0):
+            if not rows or offset >= total:
                 return
 
     # --- SOAP ---------------------------------------------------------------------------------------------------
@@ -386,6 +388,33 @@ class WorkdayStream(KitRESTStream):
         super().validate_response(response)
 
 
+def paged_total(body: dict[str, t.Any], offset: int, rows: int, path: str) -> int:
+    """The integer ``total`` of a REST page at ``offset`` that brought ``rows`` rows. An answer without one, or whose
+    rows run past it, is an ``AnswerShapeError`` naming the page and ``total``, not "no more pages": every page after
+    it would be lost, silently (the stream's paginator and the client's own paging, the connector check's, alike)."""
+    total = body.get("total")
+    if type(total) is not int:
+        raise AnswerShapeError(
+            f"workday REST page at offset {offset} ({path}): the answer has "
+            f"{'no' if total is None else 'a non-integer'} 'total' beside its 'data' list, so the pages after it "
+            "cannot be told; stopping rather than reading them as none",
+            path=path,
+        )
+    read = offset + rows
+    if rows and read > total:
+        # Rows past the count the same answer gives (Workday's career-site API is seen to answer ``total: 0`` from
+        # page 2 on while rows keep coming: review28e M1): "read < total" would end the paging here and lose every
+        # later page with exit 0. Nothing documents ``total`` on ``/ccx/api/v1`` as unreliable after page 1, and
+        # paging on by rows alone has no end a tenant that ignores ``offset`` would reach.
+        raise AnswerShapeError(
+            f"workday REST page at offset {offset} ({path}): the answer's 'total' ({total}) is below the {read} rows "
+            "read up to and with this page, so the pages after it cannot be told; stopping rather than reading them "
+            "as none",
+            path=path,
+        )
+    return total
+
+
 class OffsetPaginator(BaseAPIPaginator[int]):
     """``limit``/``offset`` to ``total``: the next offset is what has been read so far."""
 
@@ -403,27 +432,9 @@ class OffsetPaginator(BaseAPIPaginator[int]):
         rows = body.get("data") if type(body) is dict else None
         if type(rows) is not list:
             return None
-        total = body.get("total")
-        if type(total) is not int:
-            raise AnswerShapeError(
-                f"workday REST page at offset {self.current_value or 0} ({urlsplit(response.url).path}): the answer "
-                f"has {'no' if total is None else 'a non-integer'} 'total' beside its 'data' list, so the pages after "
-                "it cannot be told; stopping rather than reading them as none",
-                path=urlsplit(response.url).path,
-            )
         offset = self.current_value or 0
         read = offset + len(rows)
-        if rows and read > total:
-            # Rows past the count the same answer gives (Workday's career-site API is seen to answer ``total: 0``
-            # from page 2 on while rows keep coming: review28e M1): "read < total" would end the paging here and
-            # lose every later page with exit 0. Nothing documents ``total`` on ``/ccx/api/v1`` as unreliable
-            # after page 1, and paging on by rows alone has no end a tenant that ignores ``offset`` would reach.
-            raise AnswerShapeError(
-                f"workday REST page at offset {offset} ({urlsplit(response.url).path}): the answer's 'total' "
-                f"({total}) is below the {read} rows read up to and with this page, so the pages after it cannot be "
-                "told; stopping rather than reading them as none",
-                path=urlsplit(response.url).path,
-            )
+        total = paged_total(body, offset, len(rows), urlsplit(response.url).path)
         self.total = total
         return read if read < total and rows else None
 
