@@ -322,8 +322,13 @@ class SalesforceClient:
     # -- metadata ---------------------------------------------------------------------------------------------
 
     def global_describe(self) -> dict[str, t.Any]:
+        """The org's global describe, cached; one without its ``sobjects`` list is an ``AnswerShapeError`` naming
+        it, never an org without objects (discovery would find no stream and exit 0)."""
         if self._global_describe is None:
-            self._global_describe = self.get_json(self.data_url("sobjects"))
+            url = self.data_url("sobjects")
+            answer = self.get_json(url)
+            listed_rows(answer, "sobjects", f"salesforce global describe ({urlsplit(url).path})")
+            self._global_describe = answer
         return self._global_describe
 
     def describe_many(self, names: list[str]) -> dict[str, dict[str, t.Any]]:
@@ -336,9 +341,17 @@ class SalesforceClient:
                     {"method": "GET", "url": f"v{self.api_version}/sobjects/{name}/describe"} for name in chunk
                 ]
             }
-            response = self.request("POST", self.data_url("composite/batch"), json_body=body)
-            results = response.json().get("results", [])
-            for name, result in zip(chunk, results, strict=False):
+            url = self.data_url("composite/batch")
+            response = self.request("POST", url, json_body=body)
+            where = f"salesforce describe of {', '.join(chunk)} ({urlsplit(url).path})"
+            results = listed_rows(response.json(), "results", where)
+            if len(results) != len(chunk):  # each sub-request has its result, in order (composite/batch)
+                raise AnswerShapeError(
+                    f"{where}: {len(results)} result(s) for {len(chunk)} describe request(s); the objects cannot be "
+                    "told apart, so discovery stops here",
+                    path=where,
+                )
+            for name, result in zip(chunk, results, strict=True):
                 if result.get("statusCode") != 200:
                     raise SalesforceAPIError(
                         f"salesforce describe of {name}: HTTP {result.get('statusCode')} "
