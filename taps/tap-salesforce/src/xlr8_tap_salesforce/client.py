@@ -875,7 +875,8 @@ def _more_pages(done: object, next_url: object, where: str) -> bool:
     elif done or (isinstance(next_url, str) and next_url):
         return not done
     else:
-        got = f"'done' false and {'no' if next_url is None else json_kind(next_url) + ' as its'} 'nextRecordsUrl'"
+        kind = "an empty string" if next_url == "" else json_kind(next_url)  # not "a string": it says which
+        got = f"'done' false and {'no' if next_url is None else kind + ' as its'} 'nextRecordsUrl'"
     raise AnswerShapeError(
         f"{where}: the answer has {got}, so the pages after it cannot be told; the stream stops here rather than "
         "read them as none; its bookmark does not move past the rows that landed before this answer",
