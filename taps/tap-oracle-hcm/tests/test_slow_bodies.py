@@ -299,3 +299,38 @@ def test_the_kits_work_before_the_send_is_not_taken_out_of_the_round_trip(
 
     _, judged = judged_read(url, monkeypatch, arrange)
     assert min(judged) >= HOLD * 0.99, "the wire's round trip, none of it taken out"
+
+
+def test_busy_time_inside_requests_clock_after_an_idle_wait_before_the_send_is_taken_out(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other order (review29c L3): before the send the thread waits ``HOLD`` idle (a token fetched on the wire,
+    the limiter, a 429 window, a backoff), then inside requests' clock (its ``elapsed``, scripted ``HOLD``) it is
+    ``HOLD`` on our own machine (starved after the headers came). The busy time is read where requests' clock starts
+    (``at_each_send``), so all of it is taken out: the judged round trips are ~0. Before, the mark was taken before
+    the idle wait and only the busy time less the wall before the send could go: none, and each was judged ``HOLD``
+    (far, the ora27 symptom)."""
+    import requests
+
+    from xlr8_kit.http.session import ResilientSession
+    from xlr8_kit.oracle.stream import FusionStream
+    from xlr8_kit.oracle.testing import ScriptedStopwatch
+
+    watch = ScriptedStopwatch(HOLD)
+    send_once, send = ResilientSession._send_once, requests.Session.send
+
+    def idle_before_the_send(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        watch.hold(HOLD, busy=False)
+        return send_once(self, *args, **kwargs)
+
+    def starved_in_requests_clock(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        watch.hold(HOLD, busy=True)
+        return send(self, *args, **kwargs)
+
+    def arrange() -> None:
+        monkeypatch.setattr(FusionStream, "stopwatch", watch)
+        monkeypatch.setattr(ResilientSession, "_send_once", idle_before_the_send)
+        monkeypatch.setattr(requests.Session, "send", starved_in_requests_clock)
+
+    _, judged = judged_read(url, monkeypatch, arrange)
+    assert max(judged) < HOLD / 100, "the busy time within requests' clock is the tap's, not the round trip"
