@@ -54,7 +54,8 @@ def test_an_empty_data_list_is_no_rows(url: str, sandbox: Sandbox, emulator: obj
     sandbox.faults.add("workday", WORKERS, FaultSpec("status", status=200, body=body))
     synced = run_tap_cli("tap-workday", ["--config", config, "--catalog", catalog], tmp_path)
     assert synced.returncode == 0, synced.stderr[-2000:]
-    assert [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"] == []
+    records = [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"]
+    assert len(records) == 10  # page 1 (the one request before the fault), none of a faulted page
 
 
 @pytest.mark.parametrize("total", [0, 15])
@@ -124,3 +125,48 @@ def test_the_clients_own_rest_paging_stops_on_a_later_page_without_a_total_it_ca
     assert named in str(caught.value)
     assert JOBS in str(caught.value)
     assert len(read) == 1  # page 1's job; none of the faulted page's rows
+
+
+SOAP_HR = "/ccx/service/*/Human_Resources/*"
+XML = {"Content-Type": "text/xml; charset=utf-8"}
+RESULTS = "<wd:Response_Results><wd:Total_Results>95</wd:Total_Results><wd:Total_Pages>10</wd:Total_Pages>{}"
+
+
+def soap_answer(inner: str) -> str:
+    """A Get_Workers answer envelope around ``inner``."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:wd="urn:com.workday/bsvc"><env:Body><wd:Get_Workers_Response wd:version="v42.0">'
+        f"{inner}</wd:Get_Workers_Response></env:Body></env:Envelope>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("inner", "named"),
+    [
+        ("<wd:Response_Data/>", "the answer has no 'Response_Results'"),
+        (
+            RESULTS.format("<wd:Page>2</wd:Page></wd:Response_Results>"),
+            "counts 95 result(s) but has no 'Response_Data'",
+        ),
+        (RESULTS.format("<wd:Page/></wd:Response_Results><wd:Response_Data/>"), "a non-integer 'Page'"),
+    ],
+)
+def test_a_soap_page_without_its_results_or_data_stops_the_stream(
+    url: str, sandbox: Sandbox, emulator: object, tmp_path: Path, inner: str, named: str
+) -> None:
+    """Every page of ``soap_workers`` after page 1 (every request after the first, whatever order read-ahead sends
+    them in) answers without ``Response_Results``, or without ``Response_Data`` while it counts results, or with an
+    empty ``Page``. Before, the first read as the last page and the second as pages of none: exit 0, 90 of the 100
+    workers lost."""
+    settings = base_config(url, streams=["soap_workers"], soap_page_size=10)
+    config, catalog = discover_selecting("tap-workday", settings, {"soap_workers"}, tmp_path)
+    body = soap_answer(inner)
+    fault = sandbox.faults.add("workday", SOAP_HR, FaultSpec("status", status=200, body=body, headers=XML, after=1))
+    synced = run_tap_cli("tap-workday", ["--config", config, "--catalog", catalog], tmp_path)
+    assert fault.fired >= 1
+    assert synced.returncode != 0, synced.stderr[-2000:]
+    assert named in synced.stderr
+    assert "workday SOAP Get_Workers_Response" in synced.stderr
+    records = [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"]
+    assert len(records) == 10  # page 1 (the one request before the fault), none of a faulted page

@@ -154,18 +154,44 @@ class SoapPage(t.NamedTuple):
 
 
 def read_soap_page(message: SoapMessage) -> SoapPage:
+    """What a SOAP page says. Workday gives ``Response_Results`` (``Page``, ``Total_Pages``, ``Total_Results``) on
+    every Get_ answer: one without them, or without ``Response_Data`` while it counts results, is an
+    ``AnswerShapeError`` naming what is missing, not a last page or a page of none (every page after it, or its rows,
+    would be lost with exit 0)."""
     body = message.body
+    named = body is not None and isinstance(body.tag, str)
+    where = f"workday SOAP {etree.QName(body).localname if named else 'answer'}"
     results = next(iter(children(body, "Response_Results")), None)
     data = next(iter(children(body, "Response_Data")), None)
-    rows = [c for c in data if isinstance(c.tag, str)] if data is not None else []
     response_filter = next(iter(children(body, "Response_Filter")), None)
+    counts = {name: _soap_count(results, name, where) for name in ("Page", "Total_Pages", "Total_Results")}
+    if data is None and counts["Total_Results"]:
+        raise AnswerShapeError(
+            f"{where}: the answer counts {counts['Total_Results']} result(s) but has no 'Response_Data'; stopping "
+            "rather than reading its page as none",
+            path=where,
+        )
     return SoapPage(
-        rows=rows,
-        page=int(child_text(results, "Page") or 1),
-        total_pages=int(child_text(results, "Total_Pages") or 0),
-        total_results=int(child_text(results, "Total_Results") or 0),
+        rows=[c for c in data if isinstance(c.tag, str)] if data is not None else [],
+        page=counts["Page"],
+        total_pages=counts["Total_Pages"],
+        total_results=counts["Total_Results"],
         as_of=child_text(response_filter, "As_Of_Entry_DateTime"),
     )
+
+
+def _soap_count(results: etree._Element | None, name: str, where: str) -> int:
+    """``Response_Results/<name>`` as an integer, or ``AnswerShapeError`` naming it."""
+    text = child_text(results, name)
+    try:
+        return int(text or "")
+    except ValueError:
+        got = "no 'Response_Results'" if results is None else f"{'no' if text is None else 'a non-integer'} {name!r}"
+        raise AnswerShapeError(
+            f"{where}: the answer has {got}, so its page and the pages after it cannot be told; stopping rather than "
+            "reading them as none",
+            path=where,
+        ) from None
 
 
 def parsed_message(response: requests.Response) -> SoapMessage:
