@@ -33,6 +33,22 @@ def _age(path: Path, seconds: float) -> None:
     os.utime(path, (then, then))
 
 
+def _dead_pid() -> int:
+    """A pid that has ended (a shell that printed its own pid and exited)."""
+    return int(subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True).stdout)
+
+
+def _old_files(tmp_path: Path, *names: str) -> tuple[Path, list[Path]]:
+    """The folder ``batches`` (made) with a file of each name in it, each holding a record and 3 days old."""
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    paths = [folder / name for name in names]
+    for path in paths:
+        path.write_text('{"id": 1}\n')
+        _age(path, 3 * DAY)
+    return folder, paths
+
+
 def test_a_dead_run_s_old_files_go_and_a_live_run_s_stay(tmp_path: Path) -> None:
     root = tmp_path / "batches"
     old_run = killed_run_files(root / "tap-things")  # a run killed 3 days ago: complete file and partial
@@ -91,14 +107,9 @@ def test_a_file_whose_parent_is_pid_1_goes_once_its_writer_is_gone(tmp_path: Pat
     """review27c L1: meltano as a container's entrypoint is pid 1, so every file it runs a tap for is named
     ``~<tap>~1-n``; pid 1 always exists, so such a file was never removed ("kept: 1 of runs still going"). A parent
     of 1 now tells nothing: the writer's pid and the age decide (a live writer's file stays)."""
-    dead = int(subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True).stdout)
-    folder = tmp_path / "batches"
-    folder.mkdir()
-    ended = folder / f"p-tap-x--emp-0000~{dead}~1-0.jsonl"
-    running = folder / f"p-tap-x--emp-0000~{os.getpid()}~1-0.jsonl"
-    for path in (ended, running):
-        path.write_text('{"id": 1}\n')
-        _age(path, 3 * DAY)
+    folder, (ended, running) = _old_files(
+        tmp_path, f"p-tap-x--emp-0000~{_dead_pid()}~1-0.jsonl", f"p-tap-x--emp-0000~{os.getpid()}~1-0.jsonl"
+    )
     done = _clean("--older-than", "2d", str(folder))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
@@ -106,11 +117,6 @@ def test_a_file_whose_parent_is_pid_1_goes_once_its_writer_is_gone(tmp_path: Pat
         "1 file(s) removed; kept: 1 of runs still going, 0 open in a process, 0 newer than 2d",
     ]
     assert running.exists()
-
-
-def _dead_pid() -> int:
-    """A pid that has ended (a shell that printed its own pid and exited)."""
-    return int(subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True).stdout)
 
 
 def test_a_symlink_or_a_symlinked_folder_named_like_the_kit_s_files_stays(tmp_path: Path) -> None:
@@ -154,13 +160,9 @@ def test_another_user_s_file_named_like_the_kit_s_stays(tmp_path: Path) -> None:
 
         pytest.skip("giving a file to another uid needs root")
     dead = _dead_pid()
-    folder = tmp_path / "batches"
-    folder.mkdir()
-    theirs = folder / f"p-tap-x--emp-0000~{dead}~1-0.jsonl"
-    ours = folder / f"p-tap-x--emp-0000~{dead}~1-1.jsonl"
-    for path in (theirs, ours):
-        path.write_text('{"id": 1}\n')
-        _age(path, 3 * DAY)
+    folder, (theirs, ours) = _old_files(
+        tmp_path, f"p-tap-x--emp-0000~{dead}~1-0.jsonl", f"p-tap-x--emp-0000~{dead}~1-1.jsonl"
+    )
     os.chown(theirs, 65534, 65534)
     done = _clean("--older-than", "0m", str(folder))
     assert done.returncode == 0, done.stderr
@@ -180,13 +182,9 @@ def test_a_file_that_cannot_be_removed_is_named_and_the_command_fails(tmp_path: 
     import pytest
 
     dead = _dead_pid()
-    folder = tmp_path / "batches"
-    folder.mkdir()
-    stuck = folder / f"p-tap-x--emp-0000~{dead}~1-0.jsonl"
-    ours = folder / f"p-tap-x--emp-0000~{dead}~1-1.jsonl"
-    for path in (stuck, ours):
-        path.write_text('{"id": 1}\n')
-        _age(path, 3 * DAY)
+    folder, (stuck, ours) = _old_files(
+        tmp_path, f"p-tap-x--emp-0000~{dead}~1-0.jsonl", f"p-tap-x--emp-0000~{dead}~1-1.jsonl"
+    )
     wrap: tuple[str, ...] = ()
     if os.geteuid() == 0:
         probe = tmp_path / "probe"

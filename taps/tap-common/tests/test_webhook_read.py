@@ -117,6 +117,22 @@ def _cli_read(tmp_path: Path, url: str, events: Path, state: dict | None, name: 
     return records, [m for m in messages if m["type"] == "STATE"][-1]["value"], run.stderr
 
 
+def _delete_store(tmp_path: Path) -> None:
+    """The receiver's store gone with its WAL and shared-memory files (a new volume, the file deleted)."""
+    for leftover in tmp_path.glob("events.db*"):
+        leftover.unlink()
+
+
+def _next_run_is_incremental(tmp_path: Path, url: str, events: Path, state: dict, without_ids: bool = False) -> None:
+    """The run after a re-read reads the same store incrementally again: one new event lands, nothing twice."""
+    stored_events(events, [500])
+    if without_ids:
+        _without_ids(events)
+    last, _, stderr = _cli_read(tmp_path, url, events, state, "last")
+    assert [r["event_id"] for r in last] == ["evt-000500"]
+    assert "reading it from its first event" not in stderr
+
+
 @pytest.mark.parametrize("new_events", [3, 8])
 def test_a_recreated_store_is_read_from_its_first_event(url: str, tmp_path: Path, new_events: int) -> None:
     """The receiver's store is recreated (new volume, file deleted) after a run read it up to seq 5: the new store
@@ -127,8 +143,7 @@ def test_a_recreated_store_is_read_from_its_first_event(url: str, tmp_path: Path
     first, state, _ = _cli_read(tmp_path, url, events, None, "first")
     assert [r["seq"] for r in first] == [1, 2, 3, 4, 5]
     assert state["bookmarks"][STREAM]["replication_key_value"] == 5
-    for leftover in tmp_path.glob("events.db*"):
-        leftover.unlink()
+    _delete_store(tmp_path)
     stored_events(events, range(100, 100 + new_events))
     again, state, stderr = _cli_read(tmp_path, url, events, state, "again")
     assert again == _store_rows(events, 0)
@@ -136,11 +151,7 @@ def test_a_recreated_store_is_read_from_its_first_event(url: str, tmp_path: Path
     assert state["bookmarks"][STREAM]["replication_key_value"] == new_events
     assert "webhook_store_path" in stderr
     assert "reading it from its first event" in stderr
-    # the run after it reads the same store incrementally again: nothing twice
-    stored_events(events, [500])
-    last, state, stderr = _cli_read(tmp_path, url, events, state, "last")
-    assert [r["event_id"] for r in last] == ["evt-000500"]
-    assert "reading it from its first event" not in stderr
+    _next_run_is_incremental(tmp_path, url, events, state)
 
 
 def test_pruned_events_and_a_state_from_before_store_ids_keep_the_bookmark(url: str, tmp_path: Path) -> None:
@@ -176,10 +187,7 @@ def test_a_bookmark_from_before_store_ids_on_a_store_created_since_is_read_from_
     assert [r["seq"] for r in records] == list(range(1, 9))
     assert "(the bookmark is from before store ids, the store was created since)" in stderr
     assert "webhook_store_path" in stderr
-    stored_events(events, [500])
-    records, state, stderr = _cli_read(tmp_path, url, events, state, "next")
-    assert [r["event_id"] for r in records] == ["evt-000500"]
-    assert "reading it from its first event" not in stderr
+    _next_run_is_incremental(tmp_path, url, events, state)
 
 
 def _without_ids(path: Path) -> None:
@@ -206,8 +214,7 @@ def test_a_store_grown_past_the_bookmark_with_other_events_is_read_from_its_firs
         _without_ids(events)
     first, state, _ = _cli_read(tmp_path, url, events, None, "first")
     assert [r["seq"] for r in first] == [1, 2, 3, 4, 5]
-    for leftover in tmp_path.glob("events.db*"):
-        leftover.unlink()
+    _delete_store(tmp_path)
     if how == "restored_from_an_older_backup":
         backup.rename(events)
         stored_events(events, range(200, 205))
@@ -222,9 +229,4 @@ def test_a_store_grown_past_the_bookmark_with_other_events_is_read_from_its_firs
     assert "(its event at seq 5 is not the one read there): reading it from its first event" in stderr
     assert "webhook_store_path" in stderr
     assert state["bookmarks"][STREAM]["replication_key_value"] == len(expected)
-    stored_events(events, [500])  # the run after it reads the same store incrementally again: nothing twice
-    if how == "recreated_by_a_receiver_without_ids":
-        _without_ids(events)
-    last, _, stderr = _cli_read(tmp_path, url, events, state, "last")
-    assert [r["event_id"] for r in last] == ["evt-000500"]
-    assert "reading it from its first event" not in stderr
+    _next_run_is_incremental(tmp_path, url, events, state, without_ids=how == "recreated_by_a_receiver_without_ids")

@@ -53,12 +53,15 @@ BOUNDS = [start - 1 for start in itertools.accumulate(range_rows(97, 3, 4), init
 
 
 def judged_read(
-    url: str, monkeypatch: pytest.MonkeyPatch, arrange: t.Callable[[], None]
+    url: str, monkeypatch: pytest.MonkeyPatch, arrange: t.Callable[[], None], splits: bool = True
 ) -> tuple[SpiedGrowth, list[float]]:
-    """The ranges' judge alone (ranges after page 1, the emitter's ``WAITED`` set aside): the read as ``arrange``
-    set it up, its records and STATE those of page after page; its ``Growth`` and the round trips it judged."""
+    """The ranges' judge alone (ranges after page 1, the emitter's ``WAITED`` set aside; free readers' splits off
+    unless ``splits``): the read as ``arrange`` set it up, its records and STATE those of page after page; its
+    ``Growth`` and the round trips it judged (page 1's, then the first two bounds answered)."""
     monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
     monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
+    if not splits:
+        monkeypatch.setattr("xlr8_kit.oracle.ranges.MIN_SPLIT_PAGES", 10**9)
     one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
     SpiedGrowth.made.clear()
     monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
@@ -72,9 +75,14 @@ def judged_read(
     return growth, judged
 
 
-def slow_bodies(sandbox: Sandbox, *queries: dict[str, str]) -> None:
+#: The queries of the bounds' pages.
+BOUND_PAGES = [{"offset": str(offset)} for offset in BOUNDS]
+
+
+def slow_bodies(sandbox: Sandbox, *queries: dict[str, str], fault: str = "slow_body") -> None:
+    """Each request with one of ``queries`` answered ``HOLD`` late once: its body (``slow_body``) or all (``stall``)."""
     for query in queries:
-        sandbox.faults.add("oracle_hcm", PATH, FaultSpec("slow_body", seconds=HOLD, query=query, times=1))
+        sandbox.faults.add("oracle_hcm", PATH, FaultSpec(t.cast("t.Any", fault), seconds=HOLD, query=query, times=1))
 
 
 def test_slow_bodies_are_round_trips_so_the_ranges_read_the_most_ahead(
@@ -86,22 +94,11 @@ def test_slow_bodies_are_round_trips_so_the_ranges_read_the_most_ahead(
     (``Growth.latency``; the emitter's own verdict, ``WAITED``, set aside so that only this one can open them).
     Before, page 1's body counted as its cost and the bounds were judged on their headers alone: no latency seen.
     Records and STATE are the page-after-page read's."""
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)  # ranges after page 1 (the default)
-    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
-    SpiedGrowth.made.clear()
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
     assert BOUNDS == [17, 28, 39, 50, 61, 72, 83]
-    slow_bodies(sandbox, {"totalResults": "true"}, *({"offset": str(offset)} for offset in BOUNDS))
-    output = run_tap(config(url), streams={"workers"})
+    growth, judged = judged_read(url, monkeypatch, lambda: slow_bodies(sandbox, {"totalResults": "true"}, *BOUND_PAGES))
     assert [rule.fired for rule in sandbox.faults.rules("oracle_hcm")] == [1] * (1 + len(BOUNDS))
-    assert output.records("workers") == one.records("workers")
-    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
-    [growth] = SpiedGrowth.made
     assert growth.cost is not None
     assert growth.cost < HOLD / 3, "page 1's body is its round trip, not its cost"
-    judged = growth.took[: ranges.FIRST_ANSWERS]  # page 1's, then the first two bounds answered
-    assert len(judged) == ranges.FIRST_ANSWERS
     assert min(judged) >= HOLD * 2 / 3, "each judged answer's round trip holds its body"
     assert growth.latency
     assert growth.room == growth.most
@@ -265,23 +262,12 @@ def test_latency_before_the_headers_is_still_judged_far(
     of every round trip): page 1 and every bound's page answered ``HOLD`` late (the emulator's ``stall``, the
     answer's headers and body together, as a tenant far away) are judged far: the thread slept on its socket, so
     nothing of that wait is taken out, and the most pages are read ahead at once (``Growth.latency``)."""
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.MIN_SPLIT_PAGES", 10**9)
-    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
-    SpiedGrowth.made.clear()
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
-    for query in [{"totalResults": "true"}, *({"offset": str(offset)} for offset in BOUNDS)]:
-        sandbox.faults.add("oracle_hcm", PATH, FaultSpec("stall", seconds=HOLD, query=query, times=1))
-    output = run_tap(config(url), streams={"workers"})
+    growth, judged = judged_read(
+        url, monkeypatch, lambda: slow_bodies(sandbox, {"totalResults": "true"}, *BOUND_PAGES, fault="stall"), False
+    )
     assert [rule.fired for rule in sandbox.faults.rules("oracle_hcm")] == [1] * (1 + len(BOUNDS))
-    assert output.records("workers") == one.records("workers")
-    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
-    [growth] = SpiedGrowth.made
     assert growth.cost is not None
     assert growth.cost < HOLD / 3
-    judged = growth.took[: ranges.FIRST_ANSWERS]
-    assert len(judged) == ranges.FIRST_ANSWERS
     assert min(judged) >= HOLD * 2 / 3, "a wait for the tenant is round trip"
     assert growth.latency
     assert growth.room == growth.most
@@ -313,3 +299,38 @@ def test_the_kits_work_before_the_send_is_not_taken_out_of_the_round_trip(
 
     _, judged = judged_read(url, monkeypatch, arrange)
     assert min(judged) >= HOLD * 0.99, "the wire's round trip, none of it taken out"
+
+
+def test_busy_time_inside_requests_clock_after_an_idle_wait_before_the_send_is_taken_out(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other order (review29c L3): before the send the thread waits ``HOLD`` idle (a token fetched on the wire,
+    the limiter, a 429 window, a backoff), then inside requests' clock (its ``elapsed``, scripted ``HOLD``) it is
+    ``HOLD`` on our own machine (starved after the headers came). The busy time is read where requests' clock starts
+    (``at_each_send``), so all of it is taken out: the judged round trips are ~0. Before, the mark was taken before
+    the idle wait and only the busy time less the wall before the send could go: none, and each was judged ``HOLD``
+    (far, the ora27 symptom)."""
+    import requests
+
+    from xlr8_kit.http.session import ResilientSession
+    from xlr8_kit.oracle.stream import FusionStream
+    from xlr8_kit.oracle.testing import ScriptedStopwatch
+
+    watch = ScriptedStopwatch(HOLD)
+    send_once, send = ResilientSession._send_once, requests.Session.send
+
+    def idle_before_the_send(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        watch.hold(HOLD, busy=False)
+        return send_once(self, *args, **kwargs)
+
+    def starved_in_requests_clock(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        watch.hold(HOLD, busy=True)
+        return send(self, *args, **kwargs)
+
+    def arrange() -> None:
+        monkeypatch.setattr(FusionStream, "stopwatch", watch)
+        monkeypatch.setattr(ResilientSession, "_send_once", idle_before_the_send)
+        monkeypatch.setattr(requests.Session, "send", starved_in_requests_clock)
+
+    _, judged = judged_read(url, monkeypatch, arrange)
+    assert max(judged) < HOLD / 100, "the busy time within requests' clock is the tap's, not the round trip"

@@ -61,6 +61,7 @@ ROWS = [
         ({"done": "false", "nextRecordsUrl": NEXT}, "a 'done' that is a string, not a boolean"),
         ({"done": None, "nextRecordsUrl": NEXT}, "a 'done' that is null, not a boolean"),
         ({"done": False}, "'done' false and no 'nextRecordsUrl'"),
+        ({"done": False, "nextRecordsUrl": ""}, "'done' false and an empty string as its 'nextRecordsUrl'"),
     ],
 )
 def test_a_query_page_without_a_boolean_done_stops_the_stream(

@@ -25,6 +25,21 @@ from .test_streaming import REPORT_PATH, report_gets, worker_report
 EARLIER = "2024-01-01T00:00:00+00:00"
 
 
+def _cli_run_from_earlier(url: str, tmp_path: t.Any, caplog: pytest.LogCaptureFixture) -> t.Any:
+    """The report read through the tap's CLI from a bookmark at ``EARLIER``, no backoff, warnings captured."""
+    config = base_config(url, streams=[], reports=[worker_report(url)], http={"backoff_base": 0})
+    earlier = {"bookmarks": {"worker_report": {"replication_key_value": EARLIER}}}
+    args = ["--config", write_json(tmp_path / "c.json", config), "--state", write_json(tmp_path / "s.json", earlier)]
+    with caplog.at_level(logging.WARNING):
+        return CliRunner().invoke(TapWorkday.cli, args)
+
+
+def _assert_bookmark_kept(output: SingerOutput) -> None:
+    """No STATE moved the report's bookmark past ``EARLIER``."""
+    for state in output.of_type("STATE"):
+        assert state["value"]["bookmarks"]["worker_report"].get("replication_key_value") == EARLIER
+
+
 @pytest.mark.parametrize(
     ("fault", "peek"),
     [
@@ -49,11 +64,7 @@ def test_report_broken_off_twice_runs_twice_then_the_cli_fails_naming_the_report
         monkeypatch.setattr(streaming, "CHUNK_BYTES", 97)
     before = len(report_gets(sandbox))
     cut = sandbox.faults.add("workday", REPORT_PATH, FaultSpec(t.cast("t.Any", fault), after=1))  # XSD, then runs
-    config = base_config(url, streams=[], reports=[worker_report(url)], http={"backoff_base": 0})
-    earlier = {"bookmarks": {"worker_report": {"replication_key_value": EARLIER}}}
-    args = ["--config", write_json(tmp_path / "c.json", config), "--state", write_json(tmp_path / "s.json", earlier)]
-    with caplog.at_level(logging.WARNING):
-        result = CliRunner().invoke(TapWorkday.cli, args)
+    result = _cli_run_from_earlier(url, tmp_path, caplog)
     assert isinstance(result.exception, SystemExit)
     assert result.exit_code != 0
     assert (cut.seen, cut.fired) == (3, 2)  # the XSD, then the report run twice: not max_attempts (5) times
@@ -73,8 +84,7 @@ def test_report_broken_off_twice_runs_twice_then_the_cli_fails_naming_the_report
         assert 0 < len(landed) < len(expected)
         assert landed == expected[: len(landed)]
         assert len({json.dumps(r, sort_keys=True, default=str) for r in landed}) == len(landed)
-    for state in output.of_type("STATE"):
-        assert state["value"]["bookmarks"]["worker_report"].get("replication_key_value") == EARLIER
+    _assert_bookmark_kept(output)
 
 
 def test_report_broken_off_once_is_run_again_and_lands_every_row(
@@ -91,49 +101,42 @@ def test_report_broken_off_once_is_run_again_and_lands_every_row(
     assert sum("running the report once more ('XLR8_Workers'" in r.getMessage() for r in caplog.records) == 1
 
 
-def test_a_gateways_503_for_an_upstream_reset_counts_as_a_run(
-    url: str, sandbox: Sandbox, emulator: WorkdayEmulator, tmp_path: t.Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Envoy (and the edges built on it) answers 503 "upstream connect error or disconnect/reset before headers.
-    reset reason: connection termination" when the upstream closed the connection after it was made: the tenant may
-    have run the report. Before, such 503s ran the report ``max_attempts`` (5) times; now twice, as a reset."""
-    body = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
-    cut = sandbox.faults.add("workday", REPORT_PATH, FaultSpec("status", status=503, body=body, after=1))
-    config = base_config(url, streams=[], reports=[worker_report(url)], http={"backoff_base": 0})
-    earlier = {"bookmarks": {"worker_report": {"replication_key_value": EARLIER}}}
-    args = ["--config", write_json(tmp_path / "c.json", config), "--state", write_json(tmp_path / "s.json", earlier)]
-    with caplog.at_level(logging.WARNING):
-        result = CliRunner().invoke(TapWorkday.cli, args)
-    assert result.exit_code != 0
-    assert (cut.seen, cut.fired) == (3, 2)  # the XSD, then the report run twice: not max_attempts (5) times
-    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert any("report 'XLR8_Workers' failed twice after the tenant ran it" in e for e in errors), errors
-    output = SingerOutput.parse(result.stdout, exact_decimals=True)
-    assert output.records("worker_report") == []
-    for state in output.of_type("STATE"):
-        assert state["value"]["bookmarks"]["worker_report"].get("replication_key_value") == EARLIER
+#: Envoy's 503 body for an upstream reset, as its router words it; ``retried and the latest`` only when it retried.
+ENVOY_RESET = "upstream connect error or disconnect/reset before headers. {}reset reason: connection termination"
 
 
-def test_a_gateways_503_after_its_own_retries_is_not_run_again(
-    url: str, sandbox: Sandbox, emulator: WorkdayEmulator, tmp_path: t.Any, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("retried", "runs", "error"),
+    [
+        # Envoy (and the edges built on it) answers this 503 when the upstream closed the connection after it was
+        # made: the tenant may have run the report. Before, such 503s ran the report ``max_attempts`` (5) times; now
+        # twice, as a reset.
+        (False, 2, "report 'XLR8_Workers' failed twice after the tenant ran it"),
+        # "retried and the latest reset reason" says Envoy sent the report request again itself: the tenant may have
+        # run it several times already, so it is not run again (review28e L1). Before, it was run a second time.
+        (True, 1, "report 'XLR8_Workers': a gateway in front of the tenant retried"),
+    ],
+    ids=["upstream-reset-counts-as-a-run", "after-its-own-retries-is-not-run-again"],
+)
+def test_a_gateways_503_for_an_upstream_reset(
+    url: str,
+    sandbox: Sandbox,
+    emulator: WorkdayEmulator,
+    tmp_path: t.Any,
+    caplog: pytest.LogCaptureFixture,
+    retried: bool,
+    runs: int,
+    error: str,
 ) -> None:
-    """Envoy's "retried and the latest reset reason" says Envoy sent the report request again itself: the tenant may
-    have run it several times already, so it is not run again (review28e L1). Before, it was run a second time."""
-    body = (
-        "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: "
-        "connection termination"
-    )
+    """A gateway's 503 for an upstream reset counts as a run of the report: the XSD, then the report ``runs`` times
+    (never ``max_attempts``), the CLI fails naming the report, no row lands and the bookmark stays."""
+    body = ENVOY_RESET.format("retried and the latest " if retried else "")
     cut = sandbox.faults.add("workday", REPORT_PATH, FaultSpec("status", status=503, body=body, after=1))
-    config = base_config(url, streams=[], reports=[worker_report(url)], http={"backoff_base": 0})
-    earlier = {"bookmarks": {"worker_report": {"replication_key_value": EARLIER}}}
-    args = ["--config", write_json(tmp_path / "c.json", config), "--state", write_json(tmp_path / "s.json", earlier)]
-    with caplog.at_level(logging.WARNING):
-        result = CliRunner().invoke(TapWorkday.cli, args)
+    result = _cli_run_from_earlier(url, tmp_path, caplog)
     assert result.exit_code != 0
-    assert (cut.seen, cut.fired) == (2, 1)  # the XSD, then the report once
+    assert (cut.seen, cut.fired) == (1 + runs, runs)  # the XSD, then the report: not max_attempts (5) times
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert any("report 'XLR8_Workers': a gateway in front of the tenant retried" in e for e in errors), errors
+    assert any(error in e for e in errors), errors
     output = SingerOutput.parse(result.stdout, exact_decimals=True)
     assert output.records("worker_report") == []
-    for state in output.of_type("STATE"):
-        assert state["value"]["bookmarks"]["worker_report"].get("replication_key_value") == EARLIER
+    _assert_bookmark_kept(output)

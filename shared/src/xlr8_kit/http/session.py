@@ -335,6 +335,22 @@ def optional_requests() -> Iterator[None]:
         _OPTIONAL.reset(token)
 
 
+_AT_SEND: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar("xlr8_kit_at_send", default=None)
+
+
+@contextlib.contextmanager
+def at_each_send(mark: Callable[[], None]) -> Iterator[None]:
+    """``mark`` is called on this thread right before each attempt inside is handed to requests, where the
+    answer's ``elapsed`` starts: a caller that times its own work against ``elapsed`` (the Oracle keyset reads'
+    busy time) reads its clocks there, not before the kit's work ahead of the send (quota guard, limiter, a token
+    fetched, a backoff), which it could only bound (review29c L3)."""
+    token = _AT_SEND.set(mark)
+    try:
+        yield
+    finally:
+        _AT_SEND.reset(token)
+
+
 class _NoBreaker:
     """What a call that bypasses the breaker (``HttpPolicy.bypass_breaker``) checks and reports to: nothing."""
 
@@ -1001,6 +1017,9 @@ class ResilientSession(requests.Session):
         url = prepared.url or ""
         parts = urlsplit(url)
         began = time.perf_counter()
+        mark = _AT_SEND.get()
+        if mark is not None:
+            mark()
         try:
             if kwargs.get("stream"):
                 response = super().send(prepared, allow_redirects=False, timeout=timeout, **kwargs)

@@ -28,7 +28,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 from xlr8_kit.declared import declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.origin import same_origin
-from xlr8_kit.http.session import read_whole_body
+from xlr8_kit.http.session import at_each_send, read_whole_body
 from xlr8_kit.oracle.client import FusionClient
 from xlr8_kit.oracle.plan import StreamPlan, carried_keys, logical_keys
 from xlr8_kit.oracle.protocol import (
@@ -455,9 +455,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             (preparing, the quota guard, the limiter): counted as latency, it sent reads of 100-row pages to ranges at
             0 ms (review 20e)."""
             prepared = pages_at.prepare(token)
-            # per attempt answered: the thread's busy time within requests' clock (from the attempt's mark, the
-            # send or the attempt before's end, less the wall before requests' clock started: a lower bound) to
-            # the headers, the body read's wall time and its busy time (None: not told, or it slept: kept whole)
+            # per attempt answered: the thread's busy time within requests' clock (from the attempt's mark, taken
+            # where requests' clock starts: ``at_each_send``) to the headers, the body read's wall time and its busy
+            # time (None: not told, or it slept: kept whole)
             attempts: list[tuple[float | None, float, float | None]] = []
             since = [(now(), busy())]
 
@@ -476,9 +476,11 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 # Only one read without sleeping (all there) has its time on our machine taken out.
                 all_there = slept is not None and woke == slept
                 reading_busy = busy_between(headers, done) if all_there else None
-                # The mark is taken before the kit's own work ahead of the send (quota guard, limiter, a token
-                # fetched or refreshed: its wire and CPU). Only what busy time cannot have fallen before the
-                # send is taken out of ``round_trip``: the busy time less that work's wall (review28c L3).
+                # The mark is taken where requests' clock starts (``at_each_send``), after the kit's own work
+                # ahead of the send (quota guard, limiter, a token fetched or refreshed, a backoff): none of it is
+                # taken out of ``round_trip`` (review28c L3), and all of the busy time within it is (review29c L3:
+                # a mark before that work could only bound it, and erred far by all of it after an idle wait). A
+                # send the mark missed keeps the bound: the busy time less the wall before requests' clock.
                 marked, since_busy = since[-1]
                 before_send = max(began - marked - stopwatch.round_trip(response), 0.0)
                 waiting = busy_between(since_busy, headers)
@@ -487,7 +489,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 since.append((ended, done))
 
             prepared.register_hook("response", body_read)
-            response, _ = pages_at.send(prepared, parse=False)
+            with at_each_send(lambda: since.append((now(), busy()))):
+                response, _ = pages_at.send(prepared, parse=False)
             waiting, reading, reading_busy = attempts[-1] if attempts else (None, 0.0, None)
             on_the_wire = max(stopwatch.round_trip(response) - (waiting or 0.0), 0.0) + max(
                 reading - (reading_busy or 0.0), 0.0

@@ -322,8 +322,13 @@ class SalesforceClient:
     # -- metadata ---------------------------------------------------------------------------------------------
 
     def global_describe(self) -> dict[str, t.Any]:
+        """The org's global describe, cached; one without its ``sobjects`` list is an ``AnswerShapeError`` naming
+        it, never an org without objects (discovery would find no stream and exit 0)."""
         if self._global_describe is None:
-            self._global_describe = self.get_json(self.data_url("sobjects"))
+            url = self.data_url("sobjects")
+            answer = self.get_json(url)
+            listed_rows(answer, "sobjects", f"salesforce global describe ({urlsplit(url).path})")
+            self._global_describe = answer
         return self._global_describe
 
     def describe_many(self, names: list[str]) -> dict[str, dict[str, t.Any]]:
@@ -336,9 +341,17 @@ class SalesforceClient:
                     {"method": "GET", "url": f"v{self.api_version}/sobjects/{name}/describe"} for name in chunk
                 ]
             }
-            response = self.request("POST", self.data_url("composite/batch"), json_body=body)
-            results = response.json().get("results", [])
-            for name, result in zip(chunk, results, strict=False):
+            url = self.data_url("composite/batch")
+            response = self.request("POST", url, json_body=body)
+            where = f"salesforce describe of {', '.join(chunk)} ({urlsplit(url).path})"
+            results = listed_rows(response.json(), "results", where)
+            if len(results) != len(chunk):  # each sub-request has its result, in order (composite/batch)
+                raise AnswerShapeError(
+                    f"{where}: {len(results)} result(s) for {len(chunk)} describe request(s); the objects cannot be "
+                    "told apart, so discovery stops here",
+                    path=where,
+                )
+            for name, result in zip(chunk, results, strict=True):
                 if result.get("statusCode") != 200:
                     raise SalesforceAPIError(
                         f"salesforce describe of {name}: HTTP {result.get('statusCode')} "
@@ -862,7 +875,8 @@ def _more_pages(done: object, next_url: object, where: str) -> bool:
     elif done or (isinstance(next_url, str) and next_url):
         return not done
     else:
-        got = f"'done' false and {'no' if next_url is None else json_kind(next_url) + ' as its'} 'nextRecordsUrl'"
+        kind = "an empty string" if next_url == "" else json_kind(next_url)  # not "a string": it says which
+        got = f"'done' false and {'no' if next_url is None else kind + ' as its'} 'nextRecordsUrl'"
     raise AnswerShapeError(
         f"{where}: the answer has {got}, so the pages after it cannot be told; the stream stops here rather than "
         "read them as none; its bookmark does not move past the rows that landed before this answer",

@@ -115,7 +115,7 @@ class SalesforceConnector(TapConnector):
 
     def org_objects(self) -> set[str]:
         """Names of the org's queryable sObjects (global describe, cached by the client)."""
-        sobjects = self.client.global_describe().get("sobjects", [])
+        sobjects = self.client.global_describe()["sobjects"]
         return {o["name"] for o in sobjects if o.get("queryable", True)}
 
     def resolve_stream(
@@ -237,7 +237,7 @@ class SalesforceConnector(TapConnector):
     def probe(self) -> None:
         """The org's limits (authenticated, counts against nothing) and its object list."""
         self._limits = self.client.limits().get("DailyApiRequests", {})
-        self._objects = len(self.client.global_describe().get("sobjects", []))
+        self._objects = len(self.client.global_describe()["sobjects"])
 
     def api_version(self) -> str | None:
         return self.sf_tap.settings.api_version

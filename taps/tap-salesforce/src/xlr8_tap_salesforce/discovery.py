@@ -142,7 +142,7 @@ class ObjectInfo:
 def replicable_objects(global_describe: dict[str, Any]) -> list[str]:
     """Objects worth replicating by default: queryable, replicateable, retrieveable, not feeds/shares/events."""
     names = []
-    for entry in global_describe.get("sobjects", []):
+    for entry in global_describe["sobjects"]:
         if not (entry.get("queryable") and entry.get("replicateable") and entry.get("retrieveable", True)):
             continue
         if entry["name"].endswith(_SKIP_SUFFIXES):

@@ -34,9 +34,9 @@ from xlr8_kit.columns import (
     text_memo,
 )
 from xlr8_kit.http.classify import Verdict
-from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
+from xlr8_kit.http.errors import AnswerShapeError, ClientRequestError, ServerUnavailableError, json_kind
 from xlr8_kit.http.session import ReportRuns
-from xlr8_kit.singer_io import loads_exact
+from xlr8_kit.singer_io import listed_rows, loads_exact
 from xlr8_kit.streaming import StreamedBodyError, body_chunks, send_streamed
 from xlr8_tap_ukg_ready.classify import ReadyClassifier
 
@@ -395,11 +395,18 @@ class ReportClient:
         must be a column of the answer, once (``check_header``)."""
         if fmt == "json":
             data = self.get_json(ref.path, report=ref.name)
-            names = [str(c.get("name")) if isinstance(c, dict) else "" for c in data.get("columns") or []]
+            where = f"ukg ready report {ref.name!r} ({ref.path})"
+            names = [str(c.get("name")) if isinstance(c, dict) else "" for c in listed_rows(data, "columns", where)]
             check_header(names, expected)
-            for row in data.get("rows") or []:
+            for row in listed_rows(data, "rows", where):  # an answer without its rows is not a report of none
                 cells = row.get("cols") if isinstance(row, dict) else row
-                yield dict(zip(names, cells or (), strict=False))
+                if type(cells) is not list:  # a row without its cells is not a row of nulls
+                    raise AnswerShapeError(
+                        f"{where}: a row is {json_kind(row)}, where each row's cells come as a list (or under "
+                        "'cols'); the stream stops here rather than land it empty",
+                        path=where,
+                    )
+                yield dict(zip(names, cells, strict=False))
             return
         for names, block in proven_blocks(self.report_blocks(ref), date_columns, date_format):
             check_header(names, expected)

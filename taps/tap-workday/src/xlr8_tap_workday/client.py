@@ -154,18 +154,44 @@ class SoapPage(t.NamedTuple):
 
 
 def read_soap_page(message: SoapMessage) -> SoapPage:
+    """What a SOAP page says. Workday gives ``Response_Results`` (``Page``, ``Total_Pages``, ``Total_Results``) on
+    every Get_ answer: one without them, or without ``Response_Data`` while it counts results, is an
+    ``AnswerShapeError`` naming what is missing, not a last page or a page of none (every page after it, or its rows,
+    would be lost with exit 0)."""
     body = message.body
+    named = body is not None and isinstance(body.tag, str)
+    where = f"workday SOAP {etree.QName(body).localname if named else 'answer'}"
     results = next(iter(children(body, "Response_Results")), None)
     data = next(iter(children(body, "Response_Data")), None)
-    rows = [c for c in data if isinstance(c.tag, str)] if data is not None else []
     response_filter = next(iter(children(body, "Response_Filter")), None)
+    counts = {name: _soap_count(results, name, where) for name in ("Page", "Total_Pages", "Total_Results")}
+    if data is None and counts["Total_Results"]:
+        raise AnswerShapeError(
+            f"{where}: the answer counts {counts['Total_Results']} result(s) but has no 'Response_Data'; stopping "
+            "rather than reading its page as none",
+            path=where,
+        )
     return SoapPage(
-        rows=rows,
-        page=int(child_text(results, "Page") or 1),
-        total_pages=int(child_text(results, "Total_Pages") or 0),
-        total_results=int(child_text(results, "Total_Results") or 0),
+        rows=[c for c in data if isinstance(c.tag, str)] if data is not None else [],
+        page=counts["Page"],
+        total_pages=counts["Total_Pages"],
+        total_results=counts["Total_Results"],
         as_of=child_text(response_filter, "As_Of_Entry_DateTime"),
     )
+
+
+def _soap_count(results: etree._Element | None, name: str, where: str) -> int:
+    """``Response_Results/<name>`` as an integer, or ``AnswerShapeError`` naming it."""
+    text = child_text(results, name)
+    try:
+        return int(text or "")
+    except ValueError:
+        got = "no 'Response_Results'" if results is None else f"{'no' if text is None else 'a non-integer'} {name!r}"
+        raise AnswerShapeError(
+            f"{where}: the answer has {got}, so its page and the pages after it cannot be told; stopping rather than "
+            "reading them as none",
+            path=where,
+        ) from None
 
 
 def parsed_message(response: requests.Response) -> SoapMessage:
@@ -264,10 +290,12 @@ class WorkdayClient:
         while True:
             url = f"{self.rest_base}/{resource}?{urlencode({'limit': limit, 'offset': offset})}"
             body = self.send("GET", url, auth=self.oauth, headers={"Accept": "application/json"}).json()
-            rows = listed_rows(body, "data", f"workday REST {resource} (/ccx/api/v1/{self.settings.tenant}/{resource})")
+            path = f"/ccx/api/v1/{self.settings.tenant}/{resource}"
+            rows = listed_rows(body, "data", f"workday REST {resource} ({path})")
+            total = paged_total(body, offset, len(rows), path)  # before the rows: the connector check reads one
             yield from rows
             offset += len(rows)
-            if not rows or offset >= int(body.get("total") or 0):
+            if not rows or offset >= total:
                 return
 
     # --- SOAP ---------------------------------------------------------------------------------------------------
@@ -386,6 +414,33 @@ class WorkdayStream(KitRESTStream):
         super().validate_response(response)
 
 
+def paged_total(body: dict[str, t.Any], offset: int, rows: int, path: str) -> int:
+    """The integer ``total`` of a REST page at ``offset`` that brought ``rows`` rows. An answer without one, or whose
+    rows run past it, is an ``AnswerShapeError`` naming the page and ``total``, not "no more pages": every page after
+    it would be lost, silently (the stream's paginator and the client's own paging, the connector check's, alike)."""
+    total = body.get("total")
+    if type(total) is not int:
+        raise AnswerShapeError(
+            f"workday REST page at offset {offset} ({path}): the answer has "
+            f"{'no' if total is None else 'a non-integer'} 'total' beside its 'data' list, so the pages after it "
+            "cannot be told; stopping rather than reading them as none",
+            path=path,
+        )
+    read = offset + rows
+    if rows and read > total:
+        # Rows past the count the same answer gives (Workday's career-site API is seen to answer ``total: 0`` from
+        # page 2 on while rows keep coming: review28e M1): "read < total" would end the paging here and lose every
+        # later page with exit 0. Nothing documents ``total`` on ``/ccx/api/v1`` as unreliable after page 1, and
+        # paging on by rows alone has no end a tenant that ignores ``offset`` would reach.
+        raise AnswerShapeError(
+            f"workday REST page at offset {offset} ({path}): the answer's 'total' ({total}) is below the {read} rows "
+            "read up to and with this page, so the pages after it cannot be told; stopping rather than reading them "
+            "as none",
+            path=path,
+        )
+    return total
+
+
 class OffsetPaginator(BaseAPIPaginator[int]):
     """``limit``/``offset`` to ``total``: the next offset is what has been read so far."""
 
@@ -403,27 +458,9 @@ class OffsetPaginator(BaseAPIPaginator[int]):
         rows = body.get("data") if type(body) is dict else None
         if type(rows) is not list:
             return None
-        total = body.get("total")
-        if type(total) is not int:
-            raise AnswerShapeError(
-                f"workday REST page at offset {self.current_value or 0} ({urlsplit(response.url).path}): the answer "
-                f"has {'no' if total is None else 'a non-integer'} 'total' beside its 'data' list, so the pages after "
-                "it cannot be told; stopping rather than reading them as none",
-                path=urlsplit(response.url).path,
-            )
         offset = self.current_value or 0
         read = offset + len(rows)
-        if rows and read > total:
-            # Rows past the count the same answer gives (Workday's career-site API is seen to answer ``total: 0``
-            # from page 2 on while rows keep coming: review28e M1): "read < total" would end the paging here and
-            # lose every later page with exit 0. Nothing documents ``total`` on ``/ccx/api/v1`` as unreliable
-            # after page 1, and paging on by rows alone has no end a tenant that ignores ``offset`` would reach.
-            raise AnswerShapeError(
-                f"workday REST page at offset {offset} ({urlsplit(response.url).path}): the answer's 'total' "
-                f"({total}) is below the {read} rows read up to and with this page, so the pages after it cannot be "
-                "told; stopping rather than reading them as none",
-                path=urlsplit(response.url).path,
-            )
+        total = paged_total(body, offset, len(rows), urlsplit(response.url).path)
         self.total = total
         return read if read < total and rows else None
 
