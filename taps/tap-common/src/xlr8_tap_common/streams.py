@@ -13,6 +13,8 @@ An acknowledgement changes the orders' ``erp_sync_status`` (``pending`` to ``syn
 state also names the updates' orders (``delivered_order_ids``); right after acknowledging, the run re-reads them by id
 and writes them as ``purchase_orders`` records, before any STATE that no longer names them: a crash before they
 landed leaves the old state, and the next run acknowledges (a no-op) and re-reads them again.
+With ``acknowledge_updates: false`` someone else acknowledges: each run re-reads the previous run's orders whose
+updates left the list (``reread_left_orders``).
 """
 
 from __future__ import annotations
