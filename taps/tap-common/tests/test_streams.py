@@ -317,3 +317,36 @@ def test_a_read_only_pipeline_re_reads_the_orders_someone_else_acknowledged(
         end["purchase_orders"]["replication_key_value"]
         == state["bookmarks"]["purchase_orders"]["replication_key_value"]
     )
+
+
+def test_a_read_only_run_re_reads_at_most_its_bound_and_leaves_the_rest_to_the_next(
+    url: str,
+    emulator: CommonEmulator,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """review29b M1, the bound: with ``REREAD_PER_RUN`` at 2 and more acknowledged orders than that, a read-only
+    run re-reads 2 by id and names the rest in its state with a WARNING; each next run re-reads the next 2, until
+    its state names none; every order is read once, and lands as Common has it."""
+    from xlr8_tap_common import streams as common_streams
+
+    monkeypatch.setattr(common_streams, "REREAD_PER_RUN", 2)
+    config = common_config(url, acknowledge_updates=False)
+    selected = {"purchase_orders", "erp_sync_pending_updates"}
+    first = run_tap(config, streams=selected)
+    pending = emulator.data.pending_updates()
+    waiting = first.state["bookmarks"]["erp_sync_pending_updates"]["delivered_order_ids"]
+    assert sorted(waiting) == sorted({u.po_id for u in pending})
+    assert len(waiting) > 2
+    emulator.data.acknowledge([u.id for u in pending])  # another consumer acknowledges every one
+    runs = [first]
+    for n in range(1, (len(waiting) + 1) // 2 + 1):  # each run re-reads the next 2, and names the rest
+        runs.append(run_tap(config, streams=selected, state=runs[-1].state))
+        got = [len(sandbox.requests("common", f"/api/v1/purchase-orders/{po_id}")) for po_id in waiting]
+        assert got == [1] * min(2 * n, len(waiting)) + [0] * (len(waiting) - 2 * n)
+        assert runs[-1].state["bookmarks"]["erp_sync_pending_updates"]["delivered_order_ids"] == waiting[2 * n :]
+    assert "re-read by the next run (at most 2 per run)" in caplog.text
+    truth = {p["id"]: p["erp_sync_status"] for p in emulator.data.purchase_orders()}
+    landed = {r["id"]: r["erp_sync_status"] for run in runs for r in run.records("purchase_orders")}
+    assert {i: landed[i] for i in waiting} == {i: truth[i] for i in waiting}
