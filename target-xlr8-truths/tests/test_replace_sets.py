@@ -543,3 +543,67 @@ def test_a_read_start_ahead_of_the_clock_does_not_stop_a_table_that_never_compar
     assert {"run": 1} in done.states
     found = query(config["duckdb_path"], f'SELECT person, code, hours, _sdc_deleted_at IS NULL FROM "{TABLE}"')
     assert sorted(found or []) == [("E1", "A", 8, True), ("E2", "A", 7, False)]
+
+
+def _totals_schema(day: Any) -> dict[str, Any]:
+    """The totals SCHEMA with ``replace_by`` (person, day) and ``day`` typed ``day``."""
+    note = annotation("common", "totals", "timecard", keys=KEY)
+    note["replace_by"] = ["person", "day"]
+    return schema_msg("totals", {**PROPS, "day": day}, KEY, note)
+
+
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+def test_two_announcements_with_dead_letters_in_one_run(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str
+) -> None:
+    """review29b (pin of c7fadaa4): one run announces a stream twice, each time with a dead letter, so the kept-sets
+    table is made, filled and dropped twice in one connection. Was, with the DROP and the DuckDB store's memo of
+    the tables it made: "Table __xlr8_kept_... does not exist" (the memo skipped the second CREATE). Each dead
+    letter keeps its own set; E3's emptied day is marked deleted."""
+    config: dict[str, Any] = {"project_id": PROJECT}
+    rows = _store(request, tmp_path, delivery, config)
+    first = [_totals_schema({"type": "string"})]
+    first += [record_msg("totals", {"person": p, "day": "d1", "code": "A", "hours": 1}) for p in ("E1", "E2", "E3")]
+    assert run_target(config, [*first, state_msg({"run": 0})], tmp_path).returncode == 0
+    second = [_totals_schema({"type": "string"})]
+    second.append(record_msg("totals", {"person": "E1", "day": "d1", "code": "A", "hours": "bad"}))
+    second += _sets_read("totals", {"person": ["E1", "E3"], "day": ["d1"]})
+    second.append(state_msg({"run": 1}))
+    second.append(record_msg("totals", {"person": "E2", "day": "d1", "code": "A", "hours": "bad"}))
+    second += _sets_read("totals", {"person": ["E2"], "day": ["d1"]})[1:]
+    second.append(state_msg({"run": 2}))
+    done = run_target(config, second, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.states[-1] == {"run": 2}
+    assert done.summary["streams"]["totals"]["dead_lettered"] == 2
+    assert rows() == [("E1", "d1", "A", 1, False), ("E2", "d1", "A", 1, False), ("E3", "d1", "A", 1, True)]
+
+
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+def test_the_kept_sets_table_follows_a_set_column_widened_mid_run(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str
+) -> None:
+    """review29b M1: a run announces with a dead letter while ``day`` is an integer, then widens ``day`` to text,
+    dead-letters a text day and announces again. Was (the kept-sets table kept for the connection, with its first
+    types): rc 1, "Could not convert string 'd4' to INT64" (DuckDB) / "column "day" is of type bigint" (PostgreSQL).
+    Now each announcement makes the table with the current types: E1's and E3's dead-lettered days are kept, E2's
+    emptied day is marked deleted, and the run's last STATE goes out."""
+    config: dict[str, Any] = {"project_id": PROJECT, "batch_size_rows": 1}
+    rows = _store(request, tmp_path, delivery, config)
+    first = [_totals_schema({"type": "integer"})]
+    first += [record_msg("totals", {"person": p, "day": 1, "code": "A", "hours": 1}) for p in ("E1", "E2")]
+    assert run_target(config, [*first, state_msg({"run": 0})], tmp_path).returncode == 0
+    second = [_totals_schema({"type": "integer"})]
+    second.append(record_msg("totals", {"person": "E1", "day": 1, "code": "A", "hours": "bad"}))
+    second += _sets_read("totals", {"person": ["E1"], "day": [1]})
+    second.append(state_msg({"run": 1}))
+    second.append(_totals_schema({"type": ["integer", "string"]}))
+    second.append(record_msg("totals", {"person": "E3", "day": "d3", "code": "A", "hours": 2}))
+    second.append(record_msg("totals", {"person": "E3", "day": "d4", "code": "A", "hours": "bad"}))
+    second += _sets_read("totals", {"person": ["E2", "E3"], "day": ["1", "d4"]})[1:]
+    second.append(state_msg({"run": 2}))
+    done = run_target(config, second, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.states[-1] == {"run": 2}
+    assert done.summary["streams"]["totals"]["dead_lettered"] == 2
+    assert rows() == [("E1", "1", "A", 1, False), ("E2", "1", "A", 1, True), ("E3", "d3", "A", 2, False)]

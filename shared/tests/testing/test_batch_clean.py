@@ -5,8 +5,10 @@ real ``xlr8`` command, on files a real SIGKILLed writer left; ages set with ``os
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +28,25 @@ def _busy_wrap(path: Path) -> tuple[str, ...]:
     leaves nothing behind (``chattr +i`` did: a file pytest's clean-up can never remove; review28d L6)."""
     return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
             'mount --bind "$0" "$0" || exit 97; exec "$@"', str(path))  # fmt: skip
+
+
+#: The uid and gid the root fallback runs the command as (``nobody`` on Debian and most images).
+NOBODY = 65534
+
+
+def _as_nobody() -> tuple[str, ...]:
+    """A command prefix that runs the command as uid/gid ``NOBODY`` with no groups (``setpriv``, util-linux): root's
+    way to meet a permission refusal where a private mount namespace is refused (review29b L1)."""
+    return ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
+
+
+def _refusal(wrap: tuple[str, ...]) -> str | None:
+    """Why the command cannot run under ``wrap`` here (None when it can)."""
+    try:
+        tried = subprocess.run([*wrap, XLR8, "batches", "clean", "--help"], capture_output=True, text=True, check=False)
+    except OSError as exc:  # no unshare / setpriv
+        return str(exc)
+    return f"exit {tried.returncode}: {tried.stderr.strip()[-300:]}" if tried.returncode else None
 
 
 def _age(path: Path, seconds: float) -> None:
@@ -177,37 +198,80 @@ def test_a_file_that_cannot_be_removed_is_named_and_the_command_fails(tmp_path: 
     """review27c L5: a file the command could not remove was left out of its report, exit 0 (the operator took the
     records in clear for gone). The file is named with the reason, the others still go, exit 1. Root passes over
     permissions, so as root the file is made a mount point in the command's own mount namespace (``_busy_wrap``:
-    needs CAP_SYS_ADMIN, skipped with the reason where refused, e.g. Docker's default capabilities; nothing to undo
-    if killed); as another user, a folder it cannot write (review28d L6)."""
+    needs CAP_SYS_ADMIN; nothing to undo if killed); where that is refused (Docker's default capabilities), the
+    command runs as ``NOBODY`` on a folder it cannot write (review29b L1), as another user does on its own folder
+    (review28d L6). Skipped, naming both refusals, only where root can do neither."""
     import pytest
 
-    dead = _dead_pid()
-    folder, (stuck, ours) = _old_files(
-        tmp_path, f"p-tap-x--emp-0000~{dead}~1-0.jsonl", f"p-tap-x--emp-0000~{dead}~1-1.jsonl"
-    )
-    wrap: tuple[str, ...] = ()
-    if os.geteuid() == 0:
-        probe = tmp_path / "probe"
-        probe.write_text("")
-        try:
-            tried = subprocess.run([*_busy_wrap(probe), "true"], capture_output=True, text=True, check=False)
-        except OSError as exc:  # no unshare
-            pytest.skip(f"as root a file is made unremovable by a private bind mount, unavailable here: {exc}")
-        if tried.returncode != 0:
-            pytest.skip(f"as root a file is made unremovable by a private bind mount, refused here: {tried.stderr}")
-        wrap = _busy_wrap(stuck)
-    else:
-        ours.unlink()  # nothing in the folder can be removed then: only the failure is checked
-        folder.chmod(0o500)
-    try:
-        done = _clean("--older-than", "2d", str(folder), wrap=wrap)
-    finally:
-        folder.chmod(0o700)
-    assert done.returncode == 1, (done.stdout, done.stderr)
-    assert f"failed {stuck}: cannot be removed (" in done.stderr
-    assert stuck.exists()
-    if not wrap:
+    if os.geteuid() != 0:
+        _cannot_remove(tmp_path, "own")
         return
-    assert done.stdout.splitlines()[0] == f"removed {ours}"
-    assert "1 file(s) or folder(s) failed" in done.stdout + done.stderr
-    assert not ours.exists()
+    probe = tmp_path / "probe"
+    probe.write_text("")
+    mounted = _refusal(_busy_wrap(probe))
+    if mounted is None:
+        _cannot_remove(tmp_path, "mount")
+        return
+    other = _refusal(_as_nobody())
+    if other is not None:
+        pytest.skip(
+            "the failure path of 'xlr8 batches clean' did not run: as root it needs a private bind mount "
+            f"(refused: {mounted}) or running as uid {NOBODY} (refused: {other})"
+        )
+    _cannot_remove(tmp_path, "nobody")
+
+
+def test_root_s_fallback_as_another_uid_names_the_file_and_fails(tmp_path: Path) -> None:
+    """review29b L1: root's fallback (the command as ``NOBODY``, on a folder it cannot write) run wherever root can
+    use it, also where the bind mount works, so it is known to hold where it is the only way."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("root's fallback (the command as another uid) did not run: not root; this user's own check ran")
+    other = _refusal(_as_nobody())
+    if other is not None:
+        pytest.skip(f"root's fallback (the command as uid {NOBODY}) did not run: refused here: {other}")
+    _cannot_remove(tmp_path, "nobody")
+
+
+def _cannot_remove(tmp_path: Path, way: str) -> None:
+    """Two complete files of a dead run, one (or, by permissions, both) unremovable ``way``: ``mount`` (root, a bind
+    mount on one), ``own`` (this user, its folder unwritable), ``nobody`` (root, the command as ``NOBODY`` on a
+    folder it owns, unwritable). The unremovable one is named, stays, and the command fails; the other goes."""
+    dead = _dead_pid()
+    base = tmp_path
+    if way == "nobody":
+        base = Path(tempfile.mkdtemp(prefix="xlr8-clean-"))  # pytest's folders are root's alone (0700)
+        base.chmod(0o711)
+    try:
+        folder = base / "batches"
+        folder.mkdir()
+        stuck = folder / f"p-tap-x--emp-0000~{dead}~1-0.jsonl"
+        ours = folder / f"p-tap-x--emp-0000~{dead}~1-1.jsonl"
+        for path in (stuck, ours):
+            path.write_text('{"id": 1}\n')
+            _age(path, 3 * DAY)
+        wrap: tuple[str, ...] = ()
+        if way == "mount":
+            wrap = _busy_wrap(stuck)
+        else:
+            ours.unlink()  # nothing in the folder can be removed then: only the failure is checked
+            if way == "nobody":
+                wrap = _as_nobody()
+                os.chown(stuck, NOBODY, NOBODY)
+                os.chown(folder, NOBODY, NOBODY)
+            folder.chmod(0o500)
+        try:
+            done = _clean("--older-than", "2d", str(folder), wrap=wrap)
+        finally:
+            folder.chmod(0o700)
+        assert done.returncode == 1, (done.stdout, done.stderr)
+        assert f"failed {stuck}: cannot be removed (" in done.stderr
+        assert stuck.exists()
+        if way == "mount":
+            assert done.stdout.splitlines()[0] == f"removed {ours}"
+            assert "1 file(s) or folder(s) failed" in done.stdout + done.stderr
+            assert not ours.exists()
+    finally:
+        if base != tmp_path:
+            shutil.rmtree(base)

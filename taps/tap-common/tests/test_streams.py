@@ -271,3 +271,82 @@ def test_empty_pages_that_say_has_more_without_end_fail_the_run_naming_the_path(
     assert f"{MAX_EMPTY_PAGES} pages in a row with no rows and has_more true" in run.stderr
     assert "/api/v1/companies" in run.stderr
     assert len(sandbox.requests("common", "/api/v1/companies")) == 1 + MAX_EMPTY_PAGES
+
+
+def test_a_read_only_pipeline_re_reads_the_orders_someone_else_acknowledged(
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """review29b M1: with ``acknowledge_updates: false`` another consumer acknowledges (here all but one order's
+    updates, as its POST would). The next read-only run re-reads, by id, the orders none of whose updates it
+    listed, so their ``erp_sync_status`` lands as Common has it (was: ``pending`` for good, exit 0); the order
+    still pending is not re-read and stays named in the state, and the bookmark of ``purchase_orders`` is not
+    moved by the re-read."""
+    streams = {"purchase_orders", "erp_sync_pending_updates"}
+    config, catalog = discover_selecting("tap-common", common_config(url, acknowledge_updates=False), streams, tmp_path)
+    first = run_tap_cli("tap-common", ["--config", config, "--catalog", catalog], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    msgs1 = parse_singer_messages(first.stdout)
+    records = [m["record"] for m in msgs1 if m["type"] == "RECORD" and m["stream"] == "purchase_orders"]
+    landed = {r["id"]: r for r in records}
+    pending = emulator.data.pending_updates()
+    waiting = sorted({u.po_id for u in pending})
+    assert len(waiting) > 1
+    assert {landed[i]["erp_sync_status"] for i in waiting} == {"pending"}
+    kept = waiting[0]
+    emulator.data.acknowledge([u.id for u in pending if u.po_id != kept])  # another consumer acknowledges
+    state = [m for m in msgs1 if m["type"] == "STATE"][-1]["value"]
+    assert sorted(state["bookmarks"]["erp_sync_pending_updates"]["delivered_order_ids"]) == waiting
+    args = ["--config", config, "--catalog", catalog, "--state", write_json(tmp_path / "state.json", state)]
+    second = run_tap_cli("tap-common", args, tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    messages = parse_singer_messages(second.stdout)
+    for m in messages:
+        if m["type"] == "RECORD" and m["stream"] == "purchase_orders":
+            landed[m["record"]["id"]] = m["record"]
+    truth = {p["id"]: p["erp_sync_status"] for p in emulator.data.purchase_orders()}
+    assert {i: landed[i]["erp_sync_status"] for i in waiting} == {i: truth[i] for i in waiting}
+    assert {truth[i] for i in waiting[1:]} - {"pending"}
+    assert truth[kept] == "pending"
+    for po_id in waiting:
+        assert len(sandbox.requests("common", f"/api/v1/purchase-orders/{po_id}")) == (po_id != kept)
+    end = [m for m in messages if m["type"] == "STATE"][-1]["value"]["bookmarks"]
+    assert end["erp_sync_pending_updates"]["delivered_order_ids"] == [kept]
+    still = sorted(u.id for u in pending if u.po_id == kept)
+    assert sorted(end["erp_sync_pending_updates"]["delivered_update_ids"]) == still
+    assert (
+        end["purchase_orders"]["replication_key_value"]
+        == state["bookmarks"]["purchase_orders"]["replication_key_value"]
+    )
+
+
+def test_a_read_only_run_re_reads_at_most_its_bound_and_leaves_the_rest_to_the_next(
+    url: str,
+    emulator: CommonEmulator,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """review29b M1, the bound: with ``REREAD_PER_RUN`` at 2 and more acknowledged orders than that, a read-only
+    run re-reads 2 by id and names the rest in its state with a WARNING; each next run re-reads the next 2, until
+    its state names none; every order is read once, and lands as Common has it."""
+    from xlr8_tap_common import streams as common_streams
+
+    monkeypatch.setattr(common_streams, "REREAD_PER_RUN", 2)
+    config = common_config(url, acknowledge_updates=False)
+    selected = {"purchase_orders", "erp_sync_pending_updates"}
+    first = run_tap(config, streams=selected)
+    pending = emulator.data.pending_updates()
+    waiting = first.state["bookmarks"]["erp_sync_pending_updates"]["delivered_order_ids"]
+    assert sorted(waiting) == sorted({u.po_id for u in pending})
+    assert len(waiting) > 2
+    emulator.data.acknowledge([u.id for u in pending])  # another consumer acknowledges every one
+    runs = [first]
+    for n in range(1, (len(waiting) + 1) // 2 + 1):  # each run re-reads the next 2, and names the rest
+        runs.append(run_tap(config, streams=selected, state=runs[-1].state))
+        got = [len(sandbox.requests("common", f"/api/v1/purchase-orders/{po_id}")) for po_id in waiting]
+        assert got == [1] * min(2 * n, len(waiting)) + [0] * (len(waiting) - 2 * n)
+        assert runs[-1].state["bookmarks"]["erp_sync_pending_updates"]["delivered_order_ids"] == waiting[2 * n :]
+    assert "re-read by the next run (at most 2 per run)" in caplog.text
+    truth = {p["id"]: p["erp_sync_status"] for p in emulator.data.purchase_orders()}
+    landed = {r["id"]: r["erp_sync_status"] for run in runs for r in run.records("purchase_orders")}
+    assert {i: landed[i] for i in waiting} == {i: truth[i] for i in waiting}

@@ -702,6 +702,13 @@ class DuckDBStore(Store):
         super()._replaced_sets_table(name, listed, table)
         self._sets_tables.add(name)
 
+    def _drop_sets_table(self, name: str) -> None:
+        """As ``Store._drop_sets_table``, the name forgotten by ``_sets_tables`` too: kept there, the next
+        ``_replaced_sets_table`` of it skipped the CREATE and its first statement found no table (the cause of the
+        "Table __xlr8_kept_... does not exist" c7fadaa4 met, pinned by review29b: this memo, not DuckDB)."""
+        super()._drop_sets_table(name)
+        self._sets_tables.discard(name)
+
     def tables_columns(self, tables: list[str]) -> dict[str, dict[str, str]]:
         """As ``Store.tables_columns``, from one catalog scan for all of them (each scan costs ~3 ms: the start-up
         asked five times), kept as ``table_columns`` keeps its answers."""

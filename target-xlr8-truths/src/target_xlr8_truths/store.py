@@ -651,7 +651,6 @@ class Store(abc.ABC):
             if kept:  # in a table, not one parameter each: PostgreSQL takes 65,535 per statement (review27f L3)
                 held = quote(_kept_sets_name(info))
                 self._replaced_sets_table(_kept_sets_name(info), ", ".join(parts), table)
-                self.execute(f"DELETE FROM {held}")  # noqa: S608
                 self._fill_kept_sets(held, [columns[c] for c in info.replace_by], kept)
                 not_done += " AND NOT EXISTS (SELECT 1 FROM {k} AS k_ WHERE {m})".format(  # noqa: S608
                     k=held, m=" AND ".join(f"k_.{p} = {table}.{p}" for p in parts)
@@ -684,9 +683,10 @@ class Store(abc.ABC):
                         )
                     else:
                         count += self.execute_count(f"DELETE FROM {table} WHERE {where}", [*params, *guard_params])  # noqa: S608
-            # The kept table is not dropped: with a DROP here, a run's later announcement with dead letters failed
-            # in DuckDB ("Table __xlr8_kept_... does not exist" right after its ``CREATE ... IF NOT EXISTS``; the
-            # exact catalog sequence is not pinned down). It is emptied before each use and goes with the connection.
+            if kept:  # made and dropped in this transaction: the next announcement makes it with the columns'
+                # types of then (a ``replace_by`` column widened mid-run, review29b M1), and no temporary table
+                # outlives the transaction (a pooled PostgreSQL connection, review28d L5)
+                self._drop_sets_table(_kept_sets_name(info))
         return count
 
     def _fill_kept_sets(self, held: str, kinds: list[str], kept: t.Sequence[tuple[t.Any, ...]]) -> None:
@@ -707,6 +707,10 @@ class Store(abc.ABC):
         """The run's temporary table ``name`` of the sets ``_replace_sets`` replaced (columns ``listed`` of
         ``table``), created when missing (in the batch's transaction: a batch rolled back leaves none)."""
         self.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(name)} AS SELECT {listed} FROM {table} WHERE FALSE")  # noqa: S608
+
+    def _drop_sets_table(self, name: str) -> None:
+        """The temporary table ``name`` made by ``_replaced_sets_table`` dropped."""
+        self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
 
     def _has_repeated_keys(self, stage: str, partition: str) -> bool:
         """A grouping of the keys alone is far cheaper than ranking every (wide) row when no key repeats."""
@@ -1012,8 +1016,8 @@ def _replaced_sets_name(info: StreamInfo) -> str:
 
 
 def _kept_sets_name(info: StreamInfo) -> str:
-    """The temporary table of the sets of ``info``'s table an announcement keeps (dead-lettered this run), emptied
-    before each use."""
+    """The temporary table of the sets of ``info``'s table an announcement keeps (dead-lettered this run), made and
+    dropped by each announcement."""
     return "__xlr8_kept_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16]
 
 

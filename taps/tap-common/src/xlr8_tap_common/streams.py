@@ -13,6 +13,8 @@ An acknowledgement changes the orders' ``erp_sync_status`` (``pending`` to ``syn
 state also names the updates' orders (``delivered_order_ids``); right after acknowledging, the run re-reads them by id
 and writes them as ``purchase_orders`` records, before any STATE that no longer names them: a crash before they
 landed leaves the old state, and the next run acknowledges (a no-op) and re-reads them again.
+With ``acknowledge_updates: false`` someone else acknowledges: each run re-reads the previous run's orders whose
+updates left the list (``reread_left_orders``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ ACK_BATCH = 500
 DELIVERED_KEY = "delivered_update_ids"
 #: The orders of the updates named in ``DELIVERED_KEY``: re-read once those are acknowledged.
 ORDERS_KEY = "delivered_order_ids"
+#: Orders re-read by id per run in read-only mode (one GET each); the rest wait in the state for the next run.
+REREAD_PER_RUN = 1000
 #: The receiver store the ``webhook_events`` bookmark was read from (``xlr8_tap_common.webhooks.store_position``).
 STORE_ID_KEY = "store_id"
 #: ``{"seq", "event_id"}`` of the last event the ``webhook_events`` bookmark covers (``_first_unread_after``).
@@ -221,6 +225,8 @@ class ErpSyncPendingUpdatesStream(CommonStream):
                "created_at": "dt"}  # fmt: skip
     #: Acknowledgement calls of this run (tests and logs): ids sent, and what Common answered.
     ack_results: list[dict[str, t.Any]]
+    #: The orders of the updates this run listed (``post_process``): still pending, not re-read.
+    _listed_orders: set[str]
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -241,9 +247,29 @@ class ErpSyncPendingUpdatesStream(CommonStream):
             state[DELIVERED_KEY] = []
             state[ORDERS_KEY] = []
         elif not self.settings.acknowledge_updates:
-            state[DELIVERED_KEY] = []
-            state[ORDERS_KEY] = []
+            state[DELIVERED_KEY] = []  # nothing to acknowledge; the orders stay named until re-read (below)
+        self._listed_orders = set()
         yield from super().get_records(context)
+        if orders and not self.settings.acknowledge_updates:
+            self.reread_left_orders(orders)
+
+    def reread_left_orders(self, previous: list[str]) -> None:
+        """Read-only mode (review29b M1): someone else (the ERP integration, ``mark-synced``, another pipeline)
+        acknowledges, and that moves no ``updated_at`` either. The previous run's orders none of whose updates
+        this run listed are re-read by id, at most ``REREAD_PER_RUN``; the rest stay named in the state for the
+        next run, as do the orders still pending. Run after the list, before the stream's last STATE."""
+        left = [o for o in previous if o not in self._listed_orders]
+        now, later = left[:REREAD_PER_RUN], left[REREAD_PER_RUN:]
+        self.reread_orders(now)
+        if later:
+            self.logger.warning(
+                "common: %d purchase order(s) whose ERP-sync updates left the pending list are re-read by the next "
+                "run (at most %d per run)",
+                len(later),
+                REREAD_PER_RUN,
+            )
+        done = set(now)
+        self.stream_state[ORDERS_KEY] = [o for o in self.stream_state.get(ORDERS_KEY) or () if o not in done]
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         out = super().post_process(row, context)
@@ -253,6 +279,8 @@ class ErpSyncPendingUpdatesStream(CommonStream):
             if out["id"] not in delivered:
                 delivered.append(out["id"])
             order = out.get("purchase_order_id")
+            if order is not None:
+                self._listed_orders.add(order)
             orders = self.stream_state.setdefault(ORDERS_KEY, [])
             if order is not None and order not in orders:
                 orders.append(order)
