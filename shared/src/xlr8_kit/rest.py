@@ -1033,7 +1033,8 @@ class ActivateAtEndMixin:
         from here on may lack a row: a SCHEMA without ``replace_by`` goes out first (once), and the target upserts
         them instead of replacing their sets (call it before handing over the page that follows the move)."""
         self._xlr8_read_moved = True
-        if sets_cut and not self._xlr8_sets_cut and getattr(self, "xlr8_replace_by", ()) and not reads_part(self):
+        replacing = bool(tuple(getattr(self, "xlr8_replace_by", ()))) and not reads_part(self)
+        if sets_cut and replacing and not self._xlr8_sets_cut:
             self._xlr8_sets_cut = True
             self._write_schema_message()  # type: ignore[attr-defined]
 
