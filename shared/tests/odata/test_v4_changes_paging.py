@@ -153,3 +153,46 @@ def test_a_full_change_stamp_is_paired_with_a_creation_day() -> None:
     v4 = change_key(entity(stamp, EdmProperty("CreationDate", "Edm.Date")))
     assert v4 is not None
     assert str(v4.since("2026-01-05T09:00:00Z", version=4)).endswith("or CreationDate ge 2026-01-04)")
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_a_total_moved_between_windows_is_told(window: int) -> None:
+    """review29e M1: a row deleted after the first window was answered moves every later row up one place (the
+    row crossing into the first window is missed): ``on_moved`` hears the totals, read one window at a time (every
+    window then asks for the total) or several at once. Answers depend on each request's ``$skip`` alone."""
+    rows = [{"Id": f"{i:02d}"} for i in range(10)]
+
+    def fetch(url: str, params: Mapping[str, Any] | None) -> requests.Response:
+        skip = int((params or {}).get("$skip", 0))
+        served, total = (rows[skip : skip + 3], 10) if not skip else (rows[skip + 1 : skip + 4], 9)
+        assert (params or {}).get("$inlinecount") == "allpages"
+        return response({"d": {"results": served, "__count": str(total)}}, url)
+
+    told: list[tuple[int | None, int | None]] = []
+    pages = iter_pages(
+        fetch,
+        "https://s4.example.com/svc/Set",
+        {},
+        page_size=3,
+        window=window,
+        on_moved=lambda *totals: told.append(totals),
+    )
+    read = [r["Id"] for page in pages for r in page]
+    assert "03" not in read
+    assert len(read) == 9
+    assert told[0] == (10, 9)
+    assert set(told) == {(10, 9)}
+
+
+def test_steady_totals_tell_nothing() -> None:
+    full = [{"d": {"results": [{"Id": str(i)}, {"Id": f"{i}b"}], "__count": "5"}} for i in range(2)]
+    asked, fetch = pager([*full, {"d": {"results": [{"Id": "2"}], "__count": "5"}}])
+    told: list[tuple[int | None, int | None]] = []
+    read = list(
+        iter_pages(
+            fetch, "https://s4.example.com/svc/Set", {}, page_size=2, on_moved=lambda *totals: told.append(totals)
+        )
+    )
+    assert len(read) == 3
+    assert all(params is not None and params.get("$inlinecount") == "allpages" for _, params in asked)
+    assert told == []
