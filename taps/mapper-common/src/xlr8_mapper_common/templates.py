@@ -306,6 +306,9 @@ class Template:
         if unsettled is None:
             first = min(range(len(items)), key=lambda i: int(str(numbers[i])))
             pieces[first].first = True
+            # sent first: target-common holds back a new line of an order whose own PO it refused as another line
+            # in the same run (review29a H2), so it must have seen the order's own number before the others
+            pieces.insert(0, pieces.pop(first))
         else:  # review28h L1: no first line is known, so every piece is refused (``map_record``); landed numbered
             # now, the true first line would land again under the order's own number once the order is well-formed
             for piece in pieces:
