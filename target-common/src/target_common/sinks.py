@@ -4,9 +4,10 @@
 ``po_number``; created when absent; when present, only the fields that differ are sent, so a re-run changes
 nothing. The amendment workflow is respected: a PO that has left draft/pending (the supplier may have confirmed
 it) gets changes to quantity, unit price or delivery date as a *proposal* (``PUT propose-changes``), never
-overwritten; other fields are updated directly, but a record of another product or unit is another ERP line and is
-refused whole, and a total that the proposal's approval would not give is refused. ``supplier_number`` (an ERP
-supplier id) is resolved to Common's supplier company by its ``erp_supplier_id``.
+overwritten; other fields are updated directly, but a record not known to be the PO's ERP line (another product or
+unit; for a cancellation, another product, quantity, price or date) is refused whole, and so is, in that run, a new
+line of its order with the PO's product and unit; a total that the proposal's approval would not give is refused.
+``supplier_number`` (an ERP supplier id) is resolved to Common's supplier company by its ``erp_supplier_id``.
 
 ``amendments``: ``status: proposed`` proposes the changes on the PO named by ``po_number`` (unless the same
 proposal is open); ``approved``/``rejected`` decides the open proposal (nothing open and the PO already shows that
