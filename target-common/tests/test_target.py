@@ -907,3 +907,28 @@ def test_a_total_change_after_delivery_is_lettered_and_on_a_cancelled_po_only_co
         assert "1258.00" in detail, detail
         assert f"the PO is {status}: settle the total with the supplier" in detail, detail
     assert "'total_left_to_common': 1" in run.stderr, run.stderr[-3000:]
+
+
+def test_a_product_is_not_put_onto_a_po_past_pending_that_has_none(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review29a L2 through the CLIs: a text item (S/4 Material "", Common's product_id null) landed and shipped;
+    the ERP's record for that number now names a material (another line moved in front, or a material entered). It
+    is not known to be the same line, so nothing is written and it is lettered. Before, the guard skipped a PO
+    without a product and the material was PUT straight onto the shipped PO."""
+    steps = [("mapper-common", {**MAPPER, "po_number_prefix": "S4-"}), ("target-common", target_config(url, tmp_path))]
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000041"
+    order["to_PurchaseOrderItem"]["results"][0].update(PurchaseOrderItem="00010", Material="")
+    assert pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path).returncode == 0
+    shipped = _ship(emulator, "S4-4700000041")
+    assert shipped["product_id"] is None
+    order["to_PurchaseOrderItem"]["results"][0].update(Material="M-41")
+    writes = len(_writes(sandbox))
+    run = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _writes(sandbox)[writes:] == []
+    assert emulator.data.find_po(shipped["id"])["product_id"] is None
+    [letter] = _letters(tmp_path)
+    assert letter["error_code"] == "UNWRITABLE"
+    assert "product_id None in Common, 'M-41' in the ERP's record" in letter["detail"], letter["detail"]
