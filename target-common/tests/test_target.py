@@ -932,3 +932,30 @@ def test_a_product_is_not_put_onto_a_po_past_pending_that_has_none(
     [letter] = _letters(tmp_path)
     assert letter["error_code"] == "UNWRITABLE"
     assert "product_id None in Common, 'M-41' in the ERP's record" in letter["detail"], letter["detail"]
+
+
+def test_a_delivered_po_landed_for_the_live_item_is_not_ordered_again_under_its_own_number(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review29a H2 where Common's PO is already delivered: item 00010 (deleted, quantity 5) and item 00020 (live,
+    quantity 7, the same material) landed by ``refuse`` as ``S4-4700000042`` with item 20's values, then delivered.
+    Switched to ``split``: the cancellation is refused as past delivery, and item 20 is not created again as
+    ``S4-4700000042-00020`` either (a second order for goods already delivered)."""
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000042"
+    items = order["to_PurchaseOrderItem"]["results"]
+    items[0].update(PurchaseOrderItem="00010", PurchasingDocumentDeletionCode="L", OrderQuantity="5")
+    items.append(_s4_item(order, "00020", PurchasingDocumentDeletionCode="", OrderQuantity="7"))
+    refuse = {**MAPPER, "po_number_prefix": "S4-"}
+    target = ("target-common", target_config(url, tmp_path))
+    records = singer("A_PurchaseOrder", [order], ["PurchaseOrder"])
+    assert pipeline([("mapper-common", refuse), target], records, tmp_path).returncode == 0
+    po = emulator.data.find_po(_order_pos(emulator, "S4-4700000042")["S4-4700000042"]["id"])
+    po["status"] = "delivered"
+    emulator.data.save_po(po, created=False, update_type="po_updated", changes={})
+    second = pipeline([("mapper-common", {**refuse, "multi_line": "split"}), target], records, tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert {n: p["status"] for n, p in _order_pos(emulator, "S4-4700000042").items()} == {"S4-4700000042": "delivered"}
+    letters = {line["po_number"]: line["detail"] for line in _letters(tmp_path)}
+    assert "past delivery it cannot be cancelled" in letters["S4-4700000042"], letters
+    assert "is not created" in letters["S4-4700000042-00020"], letters

@@ -203,18 +203,19 @@ class CommonSink(RecordSink):
         if po.get("status") in OPEN_STATUSES:
             return  # nothing promised yet: the PO takes the ERP's line as it is
         cancels = body.get("status") == "cancelled" and po.get("status") != "cancelled"
-        if cancels:
-            self._cancellable(po)  # past delivery, or an amendment open: refused for that, more to the point
         names = ("product_id", "quantity", "unit_price", "delivery_date") if cancels else ("product_id", "unit")
         if cancels and po.get("amendment_status") == "approved":
             names = ("product_id",)  # Common's commercial values are the approved amendment's, not the ERP's
         differ = [n for n in names if not _same_line_value(n, body.get(n), po.get(n))]
+        if differ:
+            self._unsettled[str(po.get("po_number"))] = po  # also when refused below for another reason
+        if cancels:
+            self._cancellable(po)  # past delivery, or an amendment open: refused for that, more to the point
         if not differ:
             if cancels:
                 for name in ("product_id", "product_name", "unit"):
                     body.pop(name, None)  # a cancellation writes the cancellation, nothing of another spelling
             return
-        self._unsettled[str(po.get("po_number"))] = po
         shown = "; ".join(f"{n} {po.get(n)!r} in Common, {body.get(n)!r} in the ERP's record" for n in differ)
         what = "cancellation" if cancels else "record"
         raise RecordFailed(
