@@ -203,7 +203,9 @@ class CommonSink(RecordSink):
         if po.get("status") in OPEN_STATUSES:
             return  # nothing promised yet: the PO takes the ERP's line as it is
         cancels = body.get("status") == "cancelled" and po.get("status") != "cancelled"
-        names = ("product_id", "quantity", "unit_price", "delivery_date") if cancels else ("product_id", "unit")
+        names: tuple[str, ...] = (
+            ("product_id", "quantity", "unit_price", "delivery_date") if cancels else ("product_id", "unit")
+        )
         if cancels and po.get("amendment_status") == "approved":
             names = ("product_id",)  # Common's commercial values are the approved amendment's, not the ERP's
         differ = [n for n in names if not _same_line_value(n, body.get(n), po.get(n))]
