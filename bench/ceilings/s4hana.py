@@ -23,12 +23,16 @@ SERVICES = {
     "A_BusinessPartner": "API_BUSINESS_PARTNER",
 }
 PAGE = 1000
-#: The ``$orderby`` the tap puts on every ``$skip`` window (the entity's keys, ``client.order_keys``): the same work
-#: asked of the emulator, whose ordered reads cost otherwise than its natural-order ones.
+#: The ``$orderby`` the tap puts on every ``$skip`` window (``client.order_keys``: the entity's keys, an analytical
+#: set's dimensions): the same work asked of the emulator, whose ordered reads cost otherwise than its natural-order
+#: ones.
 _ORDER = {
     "A_PurchaseOrderItem": "PurchaseOrder,PurchaseOrderItem",
     "A_PurchaseOrder": "PurchaseOrder",
-    "A_JournalEntryItemBasic": "SourceLedger,CompanyCode,FiscalYear,AccountingDocument,LedgerGLLineItem,Ledger",
+    # An analytical set: ordered by every dimension (its generated key ID cannot be sorted), read whole-grain.
+    "A_JournalEntryItemBasic": "Ledger,LedgerFiscalYear,ControllingArea,CompanyCode,CompanyCodeName,GLAccount,"
+    "GLAccountName,CostCenter,ProfitCenter,TransactionCurrency,CompanyCodeCurrency,FiscalPeriod,FiscalYearVariant,"
+    "FiscalYearPeriod,ChartOfAccounts",
     "A_BusinessPartner": "BusinessPartner",
 }
 

@@ -171,6 +171,10 @@ CASES = {
             (S4 + "API_PURCHASEORDER_PROCESS_SRV/A_PurchaseOrderItem", {}),
             (S4 + "API_PURCHASEORDER_PROCESS_SRV/A_PurchaseOrder", {"$orderby": "PurchaseOrder desc", "$top": "30"}),
             (S4 + "API_JOURNALENTRYITEMBASIC_SRV/A_JournalEntryItemBasic", {"$skip": "40", "$top": "500"}),
+            (
+                S4 + "API_JOURNALENTRYITEMBASIC_SRV/A_JournalEntryItemBasic",
+                {"$select": "GLAccount,AmountInCompanyCodeCurrency", "$orderby": "GLAccount desc", "$top": "9"},
+            ),
             # (no error request here: S/4 error bodies carry a fresh transaction id and timestamp)
             (S4V4 + "PurchaseOrder", {"$top": "40", "$count": "true"}),
             (S4V4 + "PurchaseOrderItem", {"HEADERS": {"Accept": "application/json;IEEE754Compatible=true"}}),

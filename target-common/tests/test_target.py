@@ -959,3 +959,28 @@ def test_a_delivered_po_landed_for_the_live_item_is_not_ordered_again_under_its_
     letters = {line["po_number"]: line["detail"] for line in _letters(tmp_path)}
     assert "past delivery it cannot be cancelled" in letters["S4-4700000042"], letters
     assert "is not created" in letters["S4-4700000042-00020"], letters
+
+
+def test_a_decimal_written_with_other_places_than_commons_is_unchanged_not_proposed(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """An ERP's ``4.1`` is Common's ``4.10`` (and ``5.0`` its ``5.000``): a record carrying a confirmed PO's own
+    quantity, unit price and total with fewer places changes nothing, through the real target-common CLI. Before,
+    they were compared as text: the unchanged price and quantity were proposed to the supplier (amendment_pending)."""
+    pos = emulator.data.purchase_orders()
+    open_ = [p for p in pos if (p["status"], p["amendment_status"]) == ("confirmed", "none")]
+    po = emulator.data.find_po(open_[-1]["id"])
+    po.update(quantity="5.000", unit_price="4.10", total_amount="20.50")  # as Common serves them: at their scale
+    emulator.data.save_po(po, created=False, update_type="po_updated", changes={})
+    same = {"po_number": po["po_number"], "quantity": float(po["quantity"]), "unit_price": float(po["unit_price"]),
+            "total_amount": float(po["total_amount"])}  # fmt: skip
+    text = json.dumps(same)
+    assert f'"unit_price": {po["unit_price"]}' not in text  # the places differ on the wire
+    writes = len(_writes(sandbox))
+    result = pipeline([("target-common", target_config(url, tmp_path))], singer("purchase_orders", [same],
+                      ["po_number"]), tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _writes(sandbox)[writes:] == []
+    now = emulator.data.find_po(po["id"])
+    assert (now["status"], now["amendment_status"]) == ("confirmed", "none")
+    assert not (tmp_path / "dead-letters.jsonl").exists()

@@ -80,6 +80,22 @@ def stopped_while_stuck(
     return code, parse_singer_messages(out), err
 
 
+#: The dimensions of S/4's journal set that vary in the company's postings (the others follow from them).
+S4_JOURNAL_GRAIN = ("CompanyCode", "GLAccount", "CostCenter", "FiscalYearPeriod", "CompanyCodeCurrency")
+
+
+def s4_journal_balances(company: Any) -> dict[tuple[str, ...], Decimal]:
+    """The company's postings summed per ``S4_JOURNAL_GRAIN`` (debit positive, credit negative), worked out from
+    the journals themselves: what the full grain of S/4's analytical ``A_JournalEntryItemBasic`` must hold."""
+    sums: dict[tuple[str, ...], Decimal] = {}
+    for journal in company.journals():
+        period = f"{journal.posted_date.year}{journal.posted_date.month:03d}"
+        for line in journal.lines:
+            key = (journal.legal_entity, line.account_number.zfill(8), line.cost_center, period, journal.currency)
+            sums[key] = sums.get(key, Decimal(0)) + line.debit - line.credit
+    return sums
+
+
 def s4_lines_as_common(s4: Any, prefix: str = "") -> dict[str, dict[str, Any]]:
     """Every item of every S/4 order (``S4Data``) as ``multi_line: split`` lands it in Common: po_number
     <prefix><order>-<item> (the order's first item, its lowest number: <prefix><order>), the item's values and
@@ -111,7 +127,7 @@ def fusion_lines_as_common(orders: Iterable[dict[str, Any]], prefix: str = "") -
     """Every line of Fusion's purchase orders (as ``expand=lines.schedules`` serves them) as ``multi_line: split``
     with ``price_rounding: half_up`` lands it in Common: po_number <prefix><OrderNumber>/<LineNumber> (the order's
     first line, its lowest number: <prefix><OrderNumber>), the line's values, its price rounded half up to cents,
-    its schedule's requested date."""
+    its schedule's requested date; a line the buyer cancelled (``CancelFlag``) is a cancelled PO."""
     status = {"OPEN": "confirmed", "CLOSED FOR RECEIVING": "received", "CLOSED": "delivered", "CANCELED": "cancelled"}
     expected = {}
     for order in orders:
@@ -127,7 +143,7 @@ def fusion_lines_as_common(orders: Iterable[dict[str, Any]], prefix: str = "") -
                 "unit_price": Decimal(str(line["Price"])).quantize(Decimal("0.01"), ROUND_HALF_UP),
                 "total_amount": Decimal(str(line["Amount"])),
                 "delivery_date": line["schedules"][0]["RequestedDeliveryDate"][:10],
-                "status": status[order["StatusCode"]],
+                "status": "cancelled" if line.get("CancelFlag") is True else status[order["StatusCode"]],
                 "currency": order["CurrencyCode"],
                 "order_date": created.astimezone(UTC).date().isoformat(),
             }

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 import requests
 
+from xlr8_kit.http.errors import AnswerShapeError
 from xlr8_kit.odata import (
     FilterError,
     ODataNextLinkPaginator,
@@ -93,8 +94,14 @@ def test_a8_error_bodies_never_read_as_zero_rows() -> None:
         page_rows(_response(error))
     with pytest.raises(ODataResponseError, match="not OData JSON"):
         page_rows(_response(b"<html>login</html>"))
-    with pytest.raises(ODataResponseError, match=r"no d\.results"):
+    with pytest.raises(AnswerShapeError, match=r"'results' is a string"):
         page_rows(_response({"d": {"results": "nope"}}))
+    # s4aud29: a v2 answer with no ``results`` was one row of nulls; v4 without ``value`` says the key
+    with pytest.raises(AnswerShapeError, match=r"the answer has no 'results'"):
+        page_rows(_response({"d": {}}))
+    with pytest.raises(AnswerShapeError, match=r"the answer has no 'value'"):
+        page_rows(_response({"@odata.context": "$metadata#X"}))
+    assert page_rows(_response({"d": {"__metadata": {"uri": "x"}, "a": 1}})) == [{"__metadata": {"uri": "x"}, "a": 1}]
 
 
 def test_paginator_follows_next_to_the_end() -> None:

@@ -133,3 +133,23 @@ def test_rows_created_while_paging_move_the_end_past_the_first_total() -> None:
     rows = [r["Id"] for page in iter_pages(fetch, "https://s4.example.com/svc/Set", {}, page_size=2) for r in page]
     assert set(rows) == {"1", "2", "3", "4", "5"}  # a row may come twice, none is lost
     assert len(asked) == 4
+
+
+def test_a_full_change_stamp_is_paired_with_a_creation_day() -> None:
+    """s4aud28 F4: ``A_PurchaseOrder`` has ``LastChangeDateTime`` but only the day ``CreationDate``; an order whose
+    stamp stays initial after creation is read by its creation day, from the bookmark's UTC day less one (the day
+    is in the system's calendar), and the day never stands in for the stamp in the bookmark."""
+    stamp = EdmProperty("LastChangeDateTime", "Edm.DateTimeOffset")
+    day = EdmProperty("CreationDate", "Edm.DateTime", sap={"display-format": "Date"})
+    key = change_key(entity(stamp, day))
+    assert key is not None
+    assert (key.created, key.created_day) == (None, "CreationDate")
+    assert str(key.since("2026-01-05T00:30:00+02:00")) == (
+        "(LastChangeDateTime ge datetimeoffset'2026-01-04T22:30:00Z' or CreationDate ge datetime'2026-01-03T00:00:00')"
+    )
+    assert key.stamp({"LastChangeDateTime": None, "CreationDate": datetime(2026, 1, 5, tzinfo=UTC)}) is None
+    moment = EdmProperty("CreationDate", "Edm.DateTime")  # a full timestamp, not a day: not this pairing
+    assert change_key(entity(stamp, moment)).created_day is None  # type: ignore[union-attr]
+    v4 = change_key(entity(stamp, EdmProperty("CreationDate", "Edm.Date")))
+    assert v4 is not None
+    assert str(v4.since("2026-01-05T09:00:00Z", version=4)).endswith("or CreationDate ge 2026-01-04)")

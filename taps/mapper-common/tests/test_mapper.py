@@ -547,6 +547,35 @@ def test_split_keeps_the_orders_own_number_for_its_first_line_and_numbers_the_ot
             template.map_record({**mapped, "po_number": foreign}, "to_erp", options)
 
 
+def test_a_fusion_line_cancelled_in_an_open_order_is_no_line_of_it_and_its_split_po_is_cancelled() -> None:
+    """review28h M4 at the template: a line whose ``CancelFlag`` is true (a JSON boolean) is not a line of the open
+    order: by default an order of one live line and a cancelled one maps whole with the live line, confirmed (before:
+    refused as two lines); split maps the cancelled line's PO ``cancelled`` with its own values; a false flag or none
+    at all is a live line. Before, the template read no cancellation: the cancelled line mapped confirmed."""
+    from xlr8_mapper_common.templates import REFUSE, MapOptions
+
+    template = load_template("oracle_erp")
+
+    def line(number: int, **flag: Any) -> dict[str, Any]:
+        return {"LineNumber": number, "Item": f"I{number}", "Description": "d", "UOMCode": "EA", "Quantity": 2,
+                "Price": "1.25", "Amount": "2.50", "schedules": [{"RequestedDeliveryDate": "2024-03-01"}],
+                **flag}  # fmt: skip
+
+    order = {"OrderNumber": "US-1001", "SupplierNumber": "S1", "CreationDate": "2024-02-01T10:00:00Z",
+             "CurrencyCode": "USD", "StatusCode": "OPEN",
+             "lines": [line(1, CancelFlag=False), line(2, CancelFlag=True, CancelReason="late")]}  # fmt: skip
+    [whole] = template.pieces(order, "from_erp", REFUSE)
+    mapped = template.map_record(whole, "from_erp", REFUSE)
+    assert (mapped["po_number"], mapped["product_id"], mapped["status"]) == ("US-1001", "I1", "confirmed")
+    split = MapOptions(split=True)
+    landed = [template.map_record(p, "from_erp", split) for p in template.pieces(order, "from_erp", split)]
+    assert [(m["po_number"], m["product_id"], m["status"]) for m in landed] == [
+        ("US-1001", "I1", "confirmed"), ("US-1001/2", "I2", "cancelled")]  # fmt: skip
+    unflagged = {**order, "lines": [line(1), line(2, CancelFlag=None)]}  # no flag, or a null one: a live line
+    landed = [template.map_record(p, "from_erp", split) for p in template.pieces(unflagged, "from_erp", split)]
+    assert [m["status"] for m in landed] == ["confirmed", "confirmed"]
+
+
 @pytest.mark.parametrize(
     ("name", "po_number"),
     [

@@ -210,3 +210,81 @@ def test_split_with_half_up_rounding_lands_every_line_and_says_how_many_prices_i
     assert not (tmp_path / "tc-dead.jsonl").exists()
     landed = {p["po_number"]: p for p in common.data.purchase_orders()}
     assert {number: landed_as(landed[number], want) for number, want in expected.items()} == expected
+
+
+def test_a_line_cancelled_on_an_open_order_cancels_its_po_while_common_can_and_letters_it_past_delivery(
+    both: Sandbox, tmp_path: Path
+) -> None:
+    """review28h M4 / review27e M1 through ``tap-oracle-erp``, ``mapper-common`` (split, half_up, ``ORA-``) and
+    ``target-common``: Fusion cancels a line of an approved order with a change order (the line's ``CancelFlag``
+    true, ``CancelReason``) while the order stays OPEN. That line's Common PO is cancelled: created cancelled when
+    Common never had it, cancelled when Common holds it confirmed, and lettered by its number (never cancelled,
+    never dropped) when Common shows it delivered; the order's other lines stay as they are. Before, the template
+    read no line cancellation, so the line landed (and stayed) confirmed with its money."""
+    tap = {"base_url": both.url("oracle_erp"), "username": ERP_USER, "password": ERP_PASSWORD,
+           "resources": ["purchaseOrders"], "child_mode": "embed"}  # fmt: skip
+    (tmp_path / "tap.json").write_text(json.dumps(tap))
+    read = subprocess.run([str(BIN / "tap-oracle-erp"), "--config", str(tmp_path / "tap.json")],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert read.returncode == 0, read.stderr[-3000:]
+    messages = [json.loads(x) for x in read.stdout.splitlines() if x.startswith("{")]
+    records = [m for m in messages if m["type"] == "RECORD" and m["stream"] == "purchaseOrders"]
+    with_cancelled = [
+        m["record"] for m in records
+        if m["record"]["StatusCode"] == "OPEN" and any(x["CancelFlag"] is True for x in m["record"]["lines"])
+    ]  # fmt: skip
+    assert len(with_cancelled) >= 3, len(with_cancelled)
+    chosen = with_cancelled[:3]
+    numbers = {o["OrderNumber"] for o in chosen}
+    cancelled = []  # Common's number of each chosen order's cancelled line, in the orders' order
+    for order in chosen:
+        (line,) = [x for x in order["lines"] if x["CancelFlag"] is True]
+        assert line["CancelReason"]
+        assert len(order["lines"]) > 1
+        assert line["LineNumber"] != min(x["LineNumber"] for x in order["lines"])  # numbered, not the order's own
+        cancelled.append(f"ORA-{order['OrderNumber']}/{line['LineNumber']}")
+    schema = next(m for m in messages if m["type"] == "SCHEMA" and m["stream"] == "purchaseOrders")
+    assert schema["schema"]["properties"]["lines"]["items"]["properties"]["CancelFlag"]["type"][0] == "boolean"
+
+    def text(orders: list[dict[str, Any]]) -> str:
+        kept = [schema, *({"type": "RECORD", "stream": "purchaseOrders", "record": o} for o in orders),
+                {"type": "STATE", "value": {"bookmarks": {"purchaseOrders": {"done": True}}}}]  # fmt: skip
+        return "\n".join(json.dumps(m) for m in kept) + "\n"
+
+    split = {**FROM_ORACLE, "multi_line": "split", "price_rounding": "half_up", "po_number_prefix": "ORA-"}
+    common = both.emulator("common")
+    assert isinstance(common, CommonEmulator)
+    common.reset()
+    # Common as it was before the buyer cancelled: the first two orders landed with every line live
+    uncancelled = [{**o, "lines": [{**x, "CancelFlag": False, "CancelReason": None} for x in o["lines"]]}
+                   for o in chosen[:2]]  # fmt: skip
+    target = ("target-common", common_target(both, tmp_path))
+    seeded = piped(tmp_path, text(uncancelled), ("mapper-common", split), target)
+    assert [r.returncode for r in seeded] == [0, 0], seeded[-1].stderr[-3000:]
+    confirmed, delivered, fresh = cancelled
+    landed = {p["po_number"]: p for p in common.data.purchase_orders()}
+    assert landed[confirmed]["status"] == "confirmed"
+    assert fresh not in landed
+    shipped = common.data.find_po(landed[delivered]["id"])
+    shipped["status"] = "delivered"  # the supplier delivered it in Common before the buyer cancelled the line
+    common.data.save_po(shipped, created=False, update_type="po_updated", changes={})
+    before = {n: dict(common.data.find_po(p["id"])) for n, p in landed.items()}
+
+    mapped, written = piped(tmp_path, text(chosen), ("mapper-common", split), target)
+    assert mapped.returncode == 0, mapped.stderr[-3000:]
+    assert written.returncode == 0, written.stderr[-3000:]
+    after = {p["po_number"]: p for p in common.data.purchase_orders()}
+    assert after[confirmed]["status"] == "cancelled"
+    assert after[fresh]["status"] == "cancelled"  # created cancelled, with its line's values
+    fresh_order = chosen[2]
+    (fresh_line,) = [x for x in fresh_order["lines"] if x["CancelFlag"] is True]
+    assert (after[fresh]["product_id"], Decimal(after[fresh]["quantity"])) == (
+        fresh_line["Item"], Decimal(str(fresh_line["Quantity"])))  # fmt: skip
+    assert after[delivered] == before[delivered]  # past delivery: not cancelled from the ERP, lettered
+    letters = [json.loads(x) for x in (tmp_path / "tc-dead.jsonl").read_text().splitlines()]
+    assert [(d["po_number"], d["error_code"]) for d in letters] == [(delivered, "UNWRITABLE")]
+    assert f"the ERP cancelled PO {delivered}, which Common shows as delivered" in letters[0]["detail"]
+    live = {n for n in after if n.split("/")[0] in {f"ORA-{x}" for x in numbers}} - set(cancelled)
+    assert live
+    assert all(after[n]["status"] == "confirmed" for n in live)  # the orders' other lines stay live
+    assert {n: after[n] for n in live if n in before} == {n: before[n] for n in live if n in before}

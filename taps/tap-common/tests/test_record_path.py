@@ -123,7 +123,7 @@ def blocks_of(stream: t.Any, rows: list[t.Any]) -> list[tuple[t.Any, bool]]:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from(["C1", "C2", "C3", None, 7]), min_size=1, max_size=6))
 def test_a_page_of_orders_gets_each_sellers_supplier_number_as_one_row_would(sellers: list[t.Any]) -> None:
-    ORDERS.__dict__["supplier_numbers"] = {"C1": "S-1", "C2": "S-2", "7": "S-7"}
+    ORDERS.__dict__["supplier_numbers"] = {"C1": "S-1", "C2": "S-2", "C3": None, "7": "S-7"}  # C3: no ERP id
     rows = [{"id": f"P{i}", "seller_company_id": seller, "quantity": "2"} for i, seller in enumerate(sellers)]
     [(block, conformed)] = blocks_of(ORDERS, rows)
     assert type(block) is list

@@ -56,8 +56,11 @@ def test_v4_csdl_plans_keys_timestamps_and_decimals() -> None:
     assert header.version == 4
     assert header.change is not None
     assert header.change.name == "LastChangeDateTime"
-    # v4 literals carry no type prefix
-    assert str(header.change.since("2026-01-05T09:00:00Z", version=4)) == "LastChangeDateTime ge 2026-01-05T09:00:00Z"
+    # v4 literals carry no type prefix; an order never changed since created (initial stamp) is read by its
+    # creation day, from the bookmark's UTC day less one (s4aud28 F4)
+    assert str(header.change.since("2026-01-05T09:00:00Z", version=4)) == (
+        "(LastChangeDateTime ge 2026-01-05T09:00:00Z or CreationDate ge 2026-01-04)"
+    )
     item = plans["PurchaseOrderItem"]
     assert item.primary_keys == ("PurchaseOrder", "PurchaseOrderItem")
     assert item.change is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError
+from xlr8_kit.http.errors import AnswerShapeError, AuthenticationError, ClientRequestError, KitHTTPError
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import COMM_PASSWORD, S4HanaEmulator
@@ -84,3 +84,40 @@ def test_partners_created_while_paging_lose_no_row(url: str, sandbox: Sandbox, e
     assert expected <= set(ids)
     second = run_tap(config, state=first.state)
     assert {f"N{n:09d}" for n in (1, 2, 3)} <= {r["BusinessPartner"] for r in second.records("A_BusinessPartner")}
+
+
+COST_CENTERS_PATH = "/sap/opu/odata/sap/API_COSTCENTER_SRV/A_CostCenter"
+
+
+@pytest.mark.parametrize("body", ['{"d": {}}', '{"d": {"results": null}}'])
+def test_a_v2_answer_without_results_stops_the_stream_naming_path_and_key(
+    url: str, sandbox: Sandbox, emulator: S4HanaEmulator, body: str
+) -> None:
+    """s4aud29: a 200 answer ``{"d": {}}`` (no ``results``: a gateway's or proxy's page, a changed shape) read as one
+    row of nulls and the run went on, exit 0. It is now the kit's ``AnswerShapeError`` naming the path and the key."""
+    json_200 = {"Content-Type": "application/json"}
+    sandbox.faults.add(
+        "s4hana", COST_CENTERS_PATH, FaultSpec("status", status=200, body=body, headers=json_200, query={"$skip": "4"})
+    )
+    config = basic_config(url, services=["API_COSTCENTER_SRV"], entity_sets=["A_CostCenter"], page_size=2)
+    with pytest.raises(AnswerShapeError) as raised:
+        run_tap({**config, "http": {"max_attempts": 1}})
+    message = str(raised.value)
+    assert COST_CENTERS_PATH in message
+    assert "'results'" in message
+
+
+def test_a_v2_answer_with_empty_results_is_no_rows(url: str, sandbox: Sandbox, emulator: S4HanaEmulator) -> None:
+    """``results: []`` is the end of the rows, not an error: the two windows before it land, exit 0."""
+    json_200 = {"Content-Type": "application/json"}
+    sandbox.faults.add(
+        "s4hana",
+        COST_CENTERS_PATH,
+        FaultSpec("status", status=200, body='{"d": {"results": []}}', headers=json_200, query={"$skip": "4"}),
+    )
+    config = basic_config(url, services=["API_COSTCENTER_SRV"], entity_sets=["A_CostCenter"], page_size=2)
+    output = run_tap(config)
+    landed = output.records("A_CostCenter")
+    codes = sorted(c.code for c in sandbox.ctx.company.cost_centers)
+    assert len(codes) > 4
+    assert [r["CostCenter"] for r in landed] == codes[:4]

@@ -28,10 +28,11 @@ from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
 from xlr8_sandbox.testing import stopped_while_stuck
+from xlr8_tap_sap_s4hana.client import FILTER_VERSION
 from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
-from .conftest import basic_config, run_tap
+from .conftest import V4_SERVICE, basic_config, run_tap
 from .stub_server import Answer, StubServer
 
 ORDER = "PO99999999"
@@ -63,6 +64,39 @@ def test_items_of_a_header_without_change_stamp_land(url: str, unstamped_order: 
     assert {i[HEADER_CHANGE_COLUMN] for i in landed} == {None}
     # the null stamp moves no bookmark; the stamped orders' items still set it
     assert output.state["bookmarks"]["A_PurchaseOrderItem"]["replication_key_value"]
+
+
+@pytest.mark.parametrize("service", ["API_PURCHASEORDER_PROCESS_SRV", V4_SERVICE])
+def test_an_order_created_after_the_first_run_whose_stamp_stays_initial_lands_once(
+    url: str, sandbox: Sandbox, emulator: S4HanaEmulator, service: str
+) -> None:
+    """s4aud28 F4: an order created after a run whose ``LastChangeDateTime`` stays initial (never changed since;
+    some channels leave it so) matched no ``LastChangeDateTime ge`` filter: neither it nor, through it, its items
+    were ever read. The order's service has only a creation day (``CreationDate``), so the filter now also reads
+    orders created on or after the bookmark's day less one; the order lands once, with its items."""
+    v4 = service == V4_SERVICE
+    orders_set, items_set = ("PurchaseOrder", "PurchaseOrderItem") if v4 else ("A_PurchaseOrder", "A_PurchaseOrderItem")
+    config = basic_config(url, services=[service], entity_sets=[orders_set, items_set], page_size=40)
+    first = run_tap(config)
+    assert ORDER not in {o["PurchaseOrder"] for o in first.records(orders_set)}
+    sets = emulator.service(service.rsplit("/", 1)[-1] if not v4 else "purchaseorder").sets
+    orders, items = sets[orders_set].entity, sets[items_set].entity
+    today = sandbox.ctx.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    orders.extra.append({**orders.row(0), "PurchaseOrder": ORDER, "LastChangeDateTime": None, "CreationDate": today})
+    items.extra.extend({**items.row(i), "PurchaseOrder": ORDER} for i in range(3))
+    emulator.row_cache.clear()
+    second = run_tap(config, state=first.state)
+    assert [o["PurchaseOrder"] for o in second.records(orders_set)].count(ORDER) == 1
+    assert sorted(i["PurchaseOrderItem"] for i in second.records(items_set) if i["PurchaseOrder"] == ORDER) == sorted(
+        items.row(i)["PurchaseOrderItem"] for i in range(3)
+    )
+    assert len(second.records(orders_set)) < len(first.records(orders_set))  # still incremental
+    third = run_tap(config, state=second.state)  # the bookmark did not move backwards or past it: read again at most
+    assert (
+        second.state["bookmarks"][orders_set]["replication_key_value"]
+        >= first.state["bookmarks"][orders_set]["replication_key_value"]
+    )
+    assert len(third.records(orders_set)) < len(first.records(orders_set))
 
 
 # -- a stub S/4 serving the real API_BUSINESS_PARTNER EDMX ------------------------------------------------------
@@ -258,16 +292,16 @@ def test_partner_missed_before_the_upgrade_lands_once(stub: StubS4, caplog: pyte
     old = {"replication_key": "LastChangeDate", "replication_key_value": "2026-03-01T00:00:00Z"}  # as 1afc3de left
     upgraded = run_tap(config, state={"bookmarks": {"A_BusinessPartner": old}})
     assert "1000003" in {r["BusinessPartner"] for r in upgraded.records("A_BusinessPartner")}
-    assert [m for m in caplog.messages if "before filter version 2" in m and "A_BusinessPartner" in m]
+    assert [m for m in caplog.messages if f"before filter version {FILTER_VERSION}" in m and "A_BusinessPartner" in m]
     bookmark = upgraded.state["bookmarks"]["A_BusinessPartner"]
-    assert bookmark["filter_version"] == 2
+    assert bookmark["filter_version"] == FILTER_VERSION
     assert bookmark["replication_key_value"].startswith("2026-03-01")
     stub.queries.clear()
     caplog.clear()
     after = run_tap(config, state=upgraded.state)  # once only: the next run is incremental again
     assert [q["$filter"] for name, q in stub.queries if name == "A_BusinessPartner" and "$filter" in q]
     assert not [m for m in caplog.messages if "before filter version" in m]
-    assert after.state["bookmarks"]["A_BusinessPartner"]["filter_version"] == 2
+    assert after.state["bookmarks"]["A_BusinessPartner"]["filter_version"] == FILTER_VERSION
 
 
 def test_an_upgrade_cut_short_under_meltanos_merge_still_reads_the_missed_partner(
@@ -323,7 +357,7 @@ def test_an_upgrade_stopped_after_some_items_under_meltanos_merge_reads_every_it
     every = _item_keys(messages)
     stored = next(m["value"] for m in reversed(messages) if m["type"] == "STATE")
     items = stored["bookmarks"]["A_PurchaseOrderItem"]
-    assert items.pop("filter_version") == 2  # as a read before the version left it
+    assert items.pop("filter_version") == FILTER_VERSION  # as a read before the version left it
     assert items["replication_key_value"]
     # Items' first two pages answered, the rest stuck: the read stops part way whatever its speed.
     stall = FaultSpec("stall", seconds=20, after=2, times=None)
@@ -360,8 +394,8 @@ def test_items_of_a_null_stamp_header_missed_before_the_upgrade_land_once(
     upgraded = run_tap(config, state={"bookmarks": {**first.state["bookmarks"], "A_PurchaseOrderItem": old}})
     landed = [i for i in upgraded.records("A_PurchaseOrderItem") if i["PurchaseOrder"] == ORDER]
     assert len(landed) == unstamped_order
-    assert [m for m in caplog.messages if "before filter version 2" in m and "A_PurchaseOrderItem" in m]
-    assert upgraded.state["bookmarks"]["A_PurchaseOrderItem"]["filter_version"] == 2
+    assert [m for m in caplog.messages if f"before filter version {FILTER_VERSION}" in m and "A_PurchaseOrderItem" in m]
+    assert upgraded.state["bookmarks"]["A_PurchaseOrderItem"]["filter_version"] == FILTER_VERSION
 
 
 def test_null_stamps_are_one_line_not_a_warning_each(

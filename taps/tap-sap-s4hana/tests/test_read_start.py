@@ -14,6 +14,7 @@ import pytest
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
+from xlr8_tap_sap_s4hana.client import FILTER_VERSION
 from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
 
 from .conftest import basic_config, run_tap
@@ -46,7 +47,7 @@ def test_a_row_edited_while_the_read_pages_is_read_next_run(
     sandbox.faults.add("s4hana", PATH, FaultSpec("insert_records", after=1, times=1))
     config = basic_config(url, entity_sets=["A_PurchaseOrder"], page_size=2)
     bookmark = {"replication_key": "LastChangeDateTime", "replication_key_value": "2026-01-05T08:15:00Z"}
-    first = run_tap(config, state={"bookmarks": {"A_PurchaseOrder": {**bookmark, "filter_version": 2}}})
+    first = run_tap(config, state={"bookmarks": {"A_PurchaseOrder": {**bookmark, "filter_version": FILTER_VERSION}}})
     seen = {o["PurchaseOrder"]: o["PurchasingGroup"] for o in first.records("A_PurchaseOrder")}
     assert seen == {FIRST: "001", MIDDLE: "001", LAST: "EDT"}  # FIRST served before its edit, LAST after
 
@@ -84,7 +85,8 @@ def test_items_read_through_a_header_edited_while_the_headers_page_are_read_next
     sandbox.faults.add("s4hana", PATH, FaultSpec("insert_records", after=1, times=1))
     config = basic_config(url, entity_sets=["A_PurchaseOrderItem"], page_size=2)
     bookmark = {"replication_key": HEADER_CHANGE_COLUMN, "replication_key_value": "2026-01-05T08:15:00Z"}
-    first = run_tap(config, state={"bookmarks": {"A_PurchaseOrderItem": {**bookmark, "filter_version": 2}}})
+    state = {"bookmarks": {"A_PurchaseOrderItem": {**bookmark, "filter_version": FILTER_VERSION}}}
+    first = run_tap(config, state=state)
     assert {i["PurchaseOrder"] for i in first.records("A_PurchaseOrderItem")} == {FIRST, MIDDLE, LAST}
 
     second = run_tap(config, state=first.state)

@@ -26,6 +26,9 @@ from xlr8_sandbox.products.s4hana import S4HanaEmulator
 from .conftest import basic_config
 
 STREAM = "A_PurOrdAccountAssignment"
+#: An incremental header-driven set (account assignments are read whole every run, s4aud29): where a target stopped
+#: at the STATE covering a read must not lose the read's announcement.
+ITEMS = "A_PurchaseOrderItem"
 PROJECT = "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
 
 
@@ -34,7 +37,7 @@ def dropping_proxy(url: str) -> Iterator[tuple[str, dict]]:
     """Forwards to the emulator; once ``drop["on"]``, answers of the account-assignment set lack the line
     ``drop["key"]`` (or every line of order ``drop["order"]``), as S/4 does once the buyer removed it (the edit
     stamps the order's LastChangeDateTime)."""
-    drop: dict = {"on": False, "key": None, "order": None, "fail": None}
+    drop: dict = {"on": False, "key": None, "order": None, "fail": None, "stream": STREAM}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -44,7 +47,7 @@ def dropping_proxy(url: str) -> Iterator[tuple[str, dict]]:
             request = urllib.request.Request(
                 url + self.path, headers={k: v for k, v in self.headers.items() if k.lower() != "host"}
             )
-            if drop["fail"] and f"/{STREAM}" in self.path and drop["fail"] in self.path.lower():
+            if drop["fail"] and f"/{drop['stream']}" in self.path and drop["fail"] in self.path.lower():
                 self.send_response(503)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -54,13 +57,14 @@ def dropping_proxy(url: str) -> Iterator[tuple[str, dict]]:
                 status, body, headers = answer.status, answer.read(), answer.headers
             except urllib.error.HTTPError as exc:
                 status, body, headers = exc.code, exc.read(), exc.headers
-            if drop["on"] and status == 200 and f"/{STREAM}" in self.path and "json" in headers.get("Content-Type", ""):
+            ours = f"/{drop['stream']}?" in self.path
+            if drop["on"] and status == 200 and ours and "json" in headers.get("Content-Type", ""):
                 document = json.loads(body)
                 rows = document["d"]["results"]
                 kept = [
                     r
                     for r in rows
-                    if (r["PurchaseOrder"], r["PurchaseOrderItem"], r["AccountAssignmentNumber"]) != drop["key"]
+                    if (r["PurchaseOrder"], r["PurchaseOrderItem"], r.get("AccountAssignmentNumber")) != drop["key"]
                     and r["PurchaseOrder"] != drop["order"]
                 ]
                 if len(kept) < len(rows) and "__count" in document["d"]:
@@ -97,16 +101,17 @@ def _land(stdout: str, tmp_path: Path, **extra: object) -> dict | None:
     return states[-1] if states else None
 
 
-def _rows(tmp_path: Path) -> list[tuple]:
+def _rows(tmp_path: Path, stream: str = STREAM) -> list[tuple]:
+    like, third = ("%acc%assignment%", "account_assignment_number") if stream == STREAM else ("%order%item%", "NULL")
     with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as conn:
         (table,) = [
             r[0]
             for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%acc%assignment%'"
+                "SELECT table_name FROM information_schema.tables WHERE table_name LIKE ?", [like]
             ).fetchall()
         ]
         return conn.execute(
-            "SELECT purchase_order, purchase_order_item, account_assignment_number, _sdc_deleted_at IS NOT NULL "
+            f"SELECT purchase_order, purchase_order_item, {third}, _sdc_deleted_at IS NOT NULL "
             f'FROM "{table}" ORDER BY ALL'
         ).fetchall()
 
@@ -117,13 +122,14 @@ def _sync(
     page_size: int = 4,
     state: dict | None = None,
     env: dict[str, str] | None = None,
+    stream: str = STREAM,
     **extra: object,
 ) -> tuple[int, str]:
     config = basic_config(base, services=["API_PURCHASEORDER_PROCESS_SRV"], page_size=page_size, **extra)
     config_file = write_json(tmp_path / "c.json", config)
     discovered = run_tap_cli("tap-sap-s4hana", ["--config", config_file, "--discover"], tmp_path)
     assert discovered.returncode == 0, discovered.stderr[-2000:]
-    catalog = write_json(tmp_path / "cat.json", select_streams(json.loads(discovered.stdout), {STREAM}))
+    catalog = write_json(tmp_path / "cat.json", select_streams(json.loads(discovered.stdout), {stream}))
     args = ["--config", config_file, "--catalog", catalog]
     if state is not None:
         args += ["--state", write_json(tmp_path / "state.json", state)]
@@ -243,36 +249,37 @@ def test_in_batch_mode_a_target_stopped_at_the_state_covering_the_read_has_the_e
     run's messages are cut right after the first STATE whose bookmark covers the read, as a target killed there
     has seen them; the announcement now comes before it. On the kit's record loop and on the SDK's."""
     base, drop = dropping_proxy
+    drop["stream"] = ITEMS
     batches = tmp_path / "batches"
     batches.mkdir()
     batch = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": {"root": batches.as_uri()}}
     batch["batch_size"] = 7  # several files, the last one short
     env = {"XLR8_TAP_SDK_RECORD_LOOP": "1" if loop == "sdk" else "0"}
-    rc, first = _sync(base, tmp_path, page_size=5000, env=env, batch_config=batch)
+    rc, first = _sync(base, tmp_path, page_size=5000, stream=ITEMS, env=env, batch_config=batch)
     assert rc == 0
     _land(first, tmp_path, batch_locations=[str(batches)])
-    before = _rows(tmp_path)
+    before = _rows(tmp_path, ITEMS)
     assert sum(1 for r in before if r[0] == "PO00000001") > 1
     drop.update(on=True, order="PO00000001")
-    rc, second = _sync(base, tmp_path, page_size=5000, env=env, batch_config=batch)
+    rc, second = _sync(base, tmp_path, page_size=5000, stream=ITEMS, env=env, batch_config=batch)
     assert rc == 0
     messages = parse_singer_messages(second)
     assert sum(m["type"] == "BATCH" for m in messages) > 1
     covering = next(
         i
         for i, m in enumerate(messages)
-        if m["type"] == "STATE" and m["value"]["bookmarks"].get(STREAM, {}).get("replication_key_value")
+        if m["type"] == "STATE" and m["value"]["bookmarks"].get(ITEMS, {}).get("replication_key_value")
     )
     stopped = "".join(json.dumps(m) + "\n" for m in messages[: covering + 1])
     state = _land(stopped, tmp_path, batch_locations=[str(batches)])
     assert state is not None
-    assert state["bookmarks"][STREAM] == messages[covering]["value"]["bookmarks"][STREAM]  # relayed: kept
-    rc, third = _sync(base, tmp_path, page_size=5000, state=state, env=env, batch_config=batch)
+    assert state["bookmarks"][ITEMS] == messages[covering]["value"]["bookmarks"][ITEMS]  # relayed: kept
+    rc, third = _sync(base, tmp_path, page_size=5000, stream=ITEMS, state=state, env=env, batch_config=batch)
     assert rc == 0
     announced = [v for m in _records(third, "_xlr8_sets_read") for v in m["record"]["sets"]["PurchaseOrder"]]
     assert "PO00000001" not in announced  # the rerun, past every order read, never names the order again
     _land(third, tmp_path, batch_locations=[str(batches)])
-    after = _rows(tmp_path)
+    after = _rows(tmp_path, ITEMS)
     assert [r for r in after if r[3]] == [(*r[:3], True) for r in before if r[0] == "PO00000001"]
     assert [r[:3] for r in after] == [r[:3] for r in before]
 
@@ -286,20 +293,21 @@ def test_in_record_mode_a_target_stopped_at_the_state_covering_the_read_has_the_
     (the next run starts past every order read) and the emptied order's lines stayed live. The run's messages are
     cut right after the first STATE whose bookmark covers the read; the announcement now comes before it."""
     base, drop = dropping_proxy
+    drop["stream"] = ITEMS
     env = {"XLR8_TAP_SDK_RECORD_LOOP": "1" if loop == "sdk" else "0"}
-    rc, first = _sync(base, tmp_path, page_size=5000, env=env)
+    rc, first = _sync(base, tmp_path, page_size=5000, stream=ITEMS, env=env)
     assert rc == 0
     _land(first, tmp_path)
-    before = _rows(tmp_path)
+    before = _rows(tmp_path, ITEMS)
     assert sum(1 for r in before if r[0] == "PO00000001") > 1
     drop.update(on=True, order="PO00000001")
-    rc, second = _sync(base, tmp_path, page_size=5000, env=env)
+    rc, second = _sync(base, tmp_path, page_size=5000, stream=ITEMS, env=env)
     assert rc == 0
     messages = parse_singer_messages(second)
     covering = next(
         i
         for i, m in enumerate(messages)
-        if m["type"] == "STATE" and m["value"]["bookmarks"].get(STREAM, {}).get("replication_key_value")
+        if m["type"] == "STATE" and m["value"]["bookmarks"].get(ITEMS, {}).get("replication_key_value")
     )
     announced_at = [i for i, m in enumerate(messages) if m["type"] == "RECORD" and m["stream"] == "_xlr8_sets_read"]
     assert announced_at
@@ -307,9 +315,9 @@ def test_in_record_mode_a_target_stopped_at_the_state_covering_the_read_has_the_
     stopped = "".join(json.dumps(m) + "\n" for m in messages[: covering + 1])
     state = _land(stopped, tmp_path)
     assert state is not None
-    rc, third = _sync(base, tmp_path, page_size=5000, state=state, env=env)
+    rc, third = _sync(base, tmp_path, page_size=5000, stream=ITEMS, state=state, env=env)
     assert rc == 0
     _land(third, tmp_path)
-    after = _rows(tmp_path)
+    after = _rows(tmp_path, ITEMS)
     assert [r for r in after if r[3]] == [(*r[:3], True) for r in before if r[0] == "PO00000001"]
     assert [r[:3] for r in after] == [r[:3] for r in before]

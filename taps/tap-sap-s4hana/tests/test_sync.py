@@ -11,7 +11,8 @@ import pytest
 from xlr8_kit.odata import ODataPagingError
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
-from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
+from xlr8_sandbox.testing import S4_JOURNAL_GRAIN, s4_journal_balances
+from xlr8_tap_sap_s4hana.discovery import DIMENSION_KEY_COLUMN, HEADER_CHANGE_COLUMN
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
 from .conftest import V4_SERVICE, basic_config, run_tap
@@ -29,9 +30,8 @@ def test_discovery_covers_every_default_service(url: str) -> None:
     assert catalog["A_Customer"].replication_key is None
     assert catalog["A_PurchaseOrderItem"].replication_key == HEADER_CHANGE_COLUMN
     assert catalog["A_CostCenter"].replication_key is None
-    assert catalog["A_JournalEntryItemBasic"].key_properties == [
-        "SourceLedger", "CompanyCode", "FiscalYear", "AccountingDocument", "LedgerGLLineItem", "Ledger"
-    ]  # fmt: skip
+    assert catalog["A_JournalEntryItemBasic"].key_properties == [DIMENSION_KEY_COLUMN]  # an analytical set
+    assert catalog["A_JournalEntryItemBasic"].replication_key is None
     methods = {
         name: next(m for m in stream.metadata.root.to_dict().items() if m[0] == "forced-replication-method")[1]
         for name, stream in catalog.items()
@@ -78,10 +78,10 @@ def test_server_driven_paging_follows_next_links(url: str, emulator: S4HanaEmula
 def test_client_paging_with_server_cap_inside_windows(url: str, emulator: S4HanaEmulator, sandbox: Sandbox) -> None:
     emulator.server_page_size = 3
     output = run_tap(basic_config(url, entity_sets=["A_JournalEntryItemBasic"], page_size=10))
-    lines = output.records("A_JournalEntryItemBasic")
-    company = sandbox.ctx.company
-    assert len(lines) == sum(len(j.lines) for j in company.journals())
-    assert len({tuple(r[k] for k in ("AccountingDocument", "LedgerGLLineItem")) for r in lines}) == len(lines)
+    rows = output.records("A_JournalEntryItemBasic")
+    expected = s4_journal_balances(sandbox.ctx.company)
+    assert len({r[DIMENSION_KEY_COLUMN] for r in rows}) == len(rows) == len(expected)
+    assert {tuple(r[k] for k in S4_JOURNAL_GRAIN): r["AmountInCompanyCodeCurrency"] for r in rows} == expected
     queries = [q for p, q in emulator.queries if p.endswith("/A_JournalEntryItemBasic")]
     assert any("$skip=10" in q for q in queries)
     assert any("$skiptoken" in q for q in queries)
@@ -218,26 +218,6 @@ def test_an_expand_the_metadata_does_not_have_is_refused_naming_the_setting(
         TapSapS4Hana(config=config, parse_env_config=False).catalog  # noqa: B018
 
 
-def test_v4_account_assignments_are_read_whole_every_run(url: str) -> None:
-    """The v4 ``PurchaseOrderAccountAssignment`` carries ``IsFinallyInvoiced``, which an invoice posting sets;
-    nothing shows that stamps the order's ``LastChangeDateTime`` (review28a M4). Read through the order, an
-    assignment settled by an invoice kept its old value in the target until someone edited the order: so the set
-    is read whole every run (full-table), as the invoicing-plan items are."""
-    config = basic_config(
-        url, services=[V4_SERVICE], entity_sets=["PurchaseOrder", "PurchaseOrderAccountAssignment"], page_size=40
-    )
-    first = run_tap(config)
-    assignments = first.records("PurchaseOrderAccountAssignment")
-    assert assignments
-    again = run_tap(config, state=first.state).records("PurchaseOrderAccountAssignment")
-    key = ("PurchaseOrder", "PurchaseOrderItem", "AccountAssignmentNumber")
-    assert sorted(tuple(a[k] for k in key) for a in again) == sorted(tuple(a[k] for k in key) for a in assignments)
-    tap = TapSapS4Hana(config=config, parse_env_config=False)
-    entry = next(s for s in tap.catalog_dict["streams"] if s["tap_stream_id"] == "PurchaseOrderAccountAssignment")
-    assert entry.get("replication_key") is None
-    assert not first.schema_message("PurchaseOrderAccountAssignment")["schema"]["x-xlr8"].get("replace_by")
-
-
 def test_v4_items_are_read_through_their_order_and_replaced_per_order(url: str, sandbox: Sandbox) -> None:
     """The v4 items are read through their order (s4aud28 F6) and carry ``replace_by`` (the order), and the run
     announces every order it read whole, so the target marks a removed line deleted (review28a L3)."""
@@ -252,3 +232,48 @@ def test_v4_items_are_read_through_their_order_and_replaced_per_order(url: str, 
         for number in message["sets"]["PurchaseOrder"]
     }
     assert announced == {o["PurchaseOrder"] for o in output.records("PurchaseOrder")}
+
+
+@pytest.mark.parametrize(
+    ("service", "orders_set", "assignments_set"),
+    [
+        ("API_PURCHASEORDER_PROCESS_SRV", "A_PurchaseOrder", "A_PurOrdAccountAssignment"),
+        (V4_SERVICE, "PurchaseOrder", "PurchaseOrderAccountAssignment"),
+    ],
+)
+def test_an_assignment_changed_without_its_order_stamp_lands_on_the_next_run(
+    url: str, emulator: S4HanaEmulator, service: str, orders_set: str, assignments_set: str
+) -> None:
+    """review28a M4 (s4aud29): invoice postings settle account assignments, and nothing shows they stamp the order's
+    ``LastChangeDateTime``. v2's ``A_PurOrdAccountAssignment`` was read through the order's stamp: an assignment
+    changed so stayed as first landed. Every order's assignments are now read whole every run (full-table, no
+    bookmark), still replaced per order (``replace_by``) with every order announced, so a removed line is marked
+    deleted (test_replace_sets)."""
+    config = basic_config(url, services=[service], entity_sets=[orders_set, assignments_set], page_size=40)
+    first = run_tap(config)
+    orders = {o["PurchaseOrder"]: o["LastChangeDateTime"] for o in first.records(orders_set)}
+    oldest = min(orders, key=lambda po: orders[po] or "")  # far below the bookmark: never re-read through its stamp
+    key = ("PurchaseOrder", "PurchaseOrderItem", "AccountAssignmentNumber")
+    before = {tuple(a[k] for k in key): a for a in first.records(assignments_set)}
+    target = next(k for k in before if k[0] == oldest)
+    assert before[target]["Quantity"] != Decimal("987.000")
+    emulator.change_assignment(*target, Quantity=Decimal("987.000"))
+    second = run_tap(config, state=first.state)
+    assert [o["PurchaseOrder"] for o in second.records(orders_set)].count(oldest) == 0  # the order's stamp stayed
+    again = {tuple(a[k] for k in key): a for a in second.records(assignments_set)}
+    assert sorted(again) == sorted(before)  # every order's assignments, each once
+    assert len(second.records(assignments_set)) == len(before)
+    assert again[target]["Quantity"] == Decimal("987.000")
+    assert all(again[k]["Quantity"] == before[k]["Quantity"] for k in before if k != target)
+    tap = TapSapS4Hana(config=config, parse_env_config=False)
+    entry = next(s for s in tap.catalog_dict["streams"] if s["tap_stream_id"] == assignments_set)
+    assert entry.get("replication_key") is None
+    schema = second.schema_message(assignments_set)["schema"]
+    assert schema["x-xlr8"]["replace_by"] == ["PurchaseOrder"]
+    announced = {
+        number
+        for message in second.records("_xlr8_sets_read")
+        if message["stream"] == assignments_set
+        for number in message["sets"]["PurchaseOrder"]
+    }
+    assert announced == set(orders)

@@ -75,18 +75,47 @@ def test_a_money_total_lands_in_money_not_hours(url: str, emulator: UkgWfmEmulat
     assert {(hours, Decimal(str(money)), kind) for hours, money, kind in landed} == {(None, Decimal("150.25"), "MONEY")}
 
 
-def test_a_days_total_fails_the_read_by_name(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
-    """review28g M4: a total whose ``amountType`` is neither hours nor money (UKG Data Hub: "hours, money, or days")
-    landed its amount in ``hours``, summed with hours downstream. Now the read fails naming ``amountType`` and the
-    value, exit non-zero, and no such total is sent."""
+def test_a_days_total_lands_in_days_not_hours(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """review28i M3: a day-counted total (``amountType`` DAY: a vacation or sick *day*; UKG Data Hub: "hours,
+    money, or days") failed every ``timecards`` run, with no way out. It now lands its amount in ``days`` (``hours``
+    and ``money`` null); the hours totals keep ``days`` null."""
     given: list[tuple[str, str]] = []
     with rewriting_proxy(url, _with_bonus(given, "DAY")) as proxy:
+        synced = _sync_cli(proxy.url, tmp_path, {"timecards"}, window_days=7)
+    assert given
+    records = [
+        m["record"]
+        for m in parse_singer_messages(synced.stdout)
+        if m["type"] == "RECORD" and m["stream"] == "timecards"
+    ]
+    assert all(r["days"] is None for r in records if r["payCode"] != "BON")
+    truths = tmp_path / "truths.duckdb"
+    _land(synced.stdout, truths, tmp_path)
+    with duckdb.connect(str(truths), read_only=True) as conn:
+        table = truths_table(conn, "ukg_wfm", "timecards")
+        landed = conn.execute(
+            f'SELECT person_number, apply_date, hours, money, days, amount_type FROM "{table}" '
+            "WHERE pay_code = ? AND _sdc_deleted_at IS NULL",
+            ["BON"],
+        ).fetchall()
+    assert sorted((p, str(d)) for p, d, *_ in landed) == sorted(given)
+    assert {(h, m, Decimal(str(d)), k) for _, _, h, m, d, k in landed} == {(None, None, Decimal("150.25"), "DAY")}
+
+
+def test_a_total_of_an_unknown_type_fails_the_read_by_name(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """review28g M4, review28i M3: a total whose ``amountType`` is none of hours, money or days would land a
+    number of unknown unit; the read fails naming ``amountType``, its value and the way out (deselect
+    ``timecards``), exit non-zero, and no such total is sent."""
+    given: list[tuple[str, str]] = []
+    with rewriting_proxy(url, _with_bonus(given, "POINTS")) as proxy:
         config = write_json(tmp_path / "config.json", wfm_config(proxy.url))
         discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
         catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), {"timecards"}))
         failed = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
     assert given
     assert failed.returncode != 0
-    assert "has amountType 'DAY': only hours and money totals are read" in failed.stderr
+    assert "has amountType 'POINTS', which is none of hours (HOUR), money (MONEY) or days (DAY)" in failed.stderr
+    assert "Deselect the 'timecards' stream" in failed.stderr
+    assert "review28" not in failed.stderr
     sent = [m["record"] for m in parse_singer_messages(failed.stdout) if m["type"] == "RECORD"]
-    assert not any(r.get("amountType") == "DAY" or r.get("payCode") == "BON" for r in sent)
+    assert not any(r.get("amountType") == "POINTS" or r.get("payCode") == "BON" for r in sent)

@@ -51,3 +51,37 @@ def test_an_empty_setup_list_is_no_rows(
     synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path)
     assert synced.returncode == 0, synced.stderr[-2000:]
     assert [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"] == []
+
+
+SCHEDULES = "/api/v1/scheduling/schedule/multi_read"
+DATA = "/api/v1/commons/data/multi_read"
+
+
+@pytest.mark.parametrize(
+    ("stream", "path", "answer", "named"),
+    [
+        ("schedules", SCHEDULES, {}, f"ukg_wfm stream 'schedules' ({SCHEDULES}): the answer has no 'shifts'"),
+        ("schedules", SCHEDULES, {"shifts": "Secret"}, "'shifts' is a string"),
+        (
+            "accruals",
+            DATA,
+            {"data": {}, "metadata": {}},
+            f"ukg_wfm stream 'accruals' ({DATA}, data): the answer has no 'children'",
+        ),
+        ("accruals", DATA, {"metadata": {}}, "the answer is null, not an object"),
+    ],
+)
+def test_a_time_answer_without_its_list_stops_the_stream(
+    url: str, sandbox: Sandbox, emulator: object, tmp_path: Path, stream: str, path: str, answer: object, named: str
+) -> None:
+    """The carried item of review28i: a schedule answer without ``shifts`` and an accruals page without
+    ``data.children`` were read as no rows (exit 0, the bookmark moved past days that never landed). Now they stop
+    the stream naming the key (``AnswerShapeError``), no STATE, no record."""
+    config, catalog = discover_selecting("tap-ukg-wfm", wfm_config(url), {stream}, tmp_path)
+    sandbox.faults.add("ukg_wfm", path, FaultSpec("status", status=200, body=json.dumps(answer)))
+    synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path)
+    assert synced.returncode != 0
+    assert named in synced.stderr
+    assert "Secret" not in synced.stderr
+    sent = parse_singer_messages(synced.stdout)
+    assert [m for m in sent if m["type"] in {"RECORD", "STATE"}] == []

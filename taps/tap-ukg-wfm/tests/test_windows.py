@@ -116,8 +116,26 @@ def test_windows_stay_under_the_day_cap(url: str, sandbox: Sandbox, emulator: Uk
 
 
 @pytest.mark.parametrize(
-    ("setting", "value"), [("window_days", 32), ("persons_per_request", 501), ("timezone", "Mars/Olympus")]
+    ("setting", "value"),
+    [
+        ("window_days", 32),
+        ("persons_per_request", 501),
+        ("timezone", "Mars/Olympus"),
+        ("shift_break_hours", 17),
+        ("longest_shift_hours", 1),
+    ],
 )
 def test_settings_beyond_the_caps_are_refused_by_name(setting: str, value: object) -> None:
     with pytest.raises(ConfigValidationError, match=f"'{setting}'"):
         UkgWfmSettings.from_config(wfm_config("https://acme.example.com", **{setting: value}))
+
+
+@pytest.mark.parametrize(("breaks", "longest"), [(8, 8), (12, 10)])
+def test_a_shift_break_not_under_the_longest_shift_is_refused_naming_both(breaks: int, longest: int) -> None:
+    """review28i L1: ``longest_shift_hours`` at or under ``shift_break_hours`` made it inert and was accepted."""
+    config = wfm_config("https://acme.example.com", shift_break_hours=breaks, longest_shift_hours=longest)
+    with pytest.raises(ConfigValidationError, match="'longest_shift_hours'") as refused:
+        UkgWfmSettings.from_config(config)
+    assert f"'longest_shift_hours' ({longest}) must be greater than 'shift_break_hours' ({breaks})" in str(
+        refused.value
+    )

@@ -53,6 +53,10 @@ class RecordFailed(Exception):
     """A record that cannot be written without a guess (dead-lettered like Common's own refusals)."""
 
 
+#: Common's decimal fields (sent and served as text at their scale: "4.10"), and their proposals' names.
+NUMERIC = frozenset({"quantity", "unit_price", "total_amount", "proposed_quantity", "proposed_unit_price"})
+
+
 def _same_line_value(name: str, ours: t.Any, theirs: t.Any) -> bool:
     """Whether the record's ``name`` and Common's name the same line: units case-insensitively (S/4 spells them per
     language and case); a record without one leaves Common's as it is, but a value where Common has none is a
@@ -60,13 +64,15 @@ def _same_line_value(name: str, ours: t.Any, theirs: t.Any) -> bool:
     if name in ("product_id", "unit"):
         mine, common = (str(v).strip().upper() if v is not None else "" for v in (ours, theirs))
         return not mine or mine == common
-    return _same(ours, theirs)
+    return _same(ours, theirs, name in NUMERIC)
 
 
-def _same(ours: t.Any, theirs: t.Any) -> bool:
+def _same(ours: t.Any, theirs: t.Any, numeric: bool = False) -> bool:
+    """Whether the record's value ``ours`` is what Common holds; a decimal field compares as a number whatever its
+    text (an ERP's ``4.1`` is Common's ``4.10``: as text it would propose an unchanged price on a confirmed PO)."""
     if ours is None:
         return True  # a field the source does not carry is left as Common has it
-    if isinstance(ours, int | float | Decimal) or isinstance(theirs, int | float | Decimal):
+    if numeric or isinstance(ours, int | float | Decimal) or isinstance(theirs, int | float | Decimal):
         try:
             return Decimal(str(ours)) == Decimal(str(theirs))
         except ArithmeticError:
@@ -273,7 +279,7 @@ class CommonSink(RecordSink):
                 body = self._body(record)
                 self._same_line(body, existing)
                 self._status(body, existing)
-        changed = {k: v for k, v in body.items() if not _same(v, existing.get(k))}
+        changed = {k: v for k, v in body.items() if not _same(v, existing.get(k), k in NUMERIC)}
         # review28f M3: Common's amendments carry quantity, unit price and delivery date, never a total, and its
         # approval works the total out of them; a total written straight onto a PO past pending would be a price
         # change the supplier never saw (S/4's 1.255 -> 1.258 keeps unit_price 1.26), so it is refused instead
@@ -348,7 +354,7 @@ class CommonSink(RecordSink):
     def _open_proposal_is(self, po: dict[str, t.Any], proposal: dict[str, t.Any]) -> bool:
         open_ones = self.client.call("GET", f"/purchase-orders/{po['id']}/amendments")["data"]
         current = next((a for a in open_ones if a["status"] == "proposed"), None)
-        return current is not None and all(_same(v, current.get(k)) for k, v in proposal.items())
+        return current is not None and all(_same(v, current.get(k), k in NUMERIC) for k, v in proposal.items())
 
     # --- amendments ---------------------------------------------------------------------------------------
     def write_amendment(self, record: dict[str, t.Any]) -> None:

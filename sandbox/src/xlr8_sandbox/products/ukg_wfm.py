@@ -532,16 +532,20 @@ class UkgWfmEmulator(ProductEmulator):
         """A night shift's punches with its meal break (out 4 h after the in punch, back in 30 min later; paid, so
         the totals stay the in/out span), the shape a punched night shift has on a tenant: four punches over two
         clock days. On about one night in eight the worker forgets the meal-in punch (a missed punch: three
-        punches). Day shifts keep their in/out pair."""
+        punches); on about one in four the meal is not punched at all (an auto-deducted or paid on-site meal, the
+        usual 12-hour nursing or security night: two punches 7.5 h or more apart, review28i M2). Day shifts keep
+        their in/out pair."""
         punches = list(worked.punches)
         if len(punches) < 2 or punches[0].at.hour < 18:
             return punches
         first, last = punches
         meal_out, meal_in = first.at + timedelta(hours=4), first.at + timedelta(hours=4, minutes=30)
         key = first.punch_id[3:]
-        missed = int(hashlib.sha256(f"meal:{key}".encode()).hexdigest()[:4], 16) % 8 == 0
+        meal = int(hashlib.sha256(f"meal:{key}".encode()).hexdigest()[:4], 16) % 8
+        if meal in (1, 2):
+            return punches  # the meal is not punched
         entered = [replace(first, punch_id=f"PMO-{key}", kind="Out", at=meal_out, edited=False)]
-        if not missed:
+        if meal != 0:
             entered.append(replace(first, punch_id=f"PMI-{key}", kind="In", at=meal_in, edited=False))
         stamped = [
             replace(p, entered_at=at, updated_at=at)
@@ -550,18 +554,28 @@ class UkgWfmEmulator(ProductEmulator):
         ]
         return [first, *stamped, last]
 
+    @staticmethod
+    def _typed(person: str) -> bool:
+        """Whether a person's punches carry ``typeOverride``: about one person in four. The field is an override
+        (Data Hub's punch type override; UKG types a punch by its place in the shift), set where a punch was
+        entered or corrected with an explicit In/Out (a terminal's In/Out keys, a manager's edit), so most people's
+        punches come without it (review28i M2: every punch typed hid the untyped path)."""
+        return int(hashlib.sha256(f"typed:{person}".encode()).hexdigest()[:4], 16) % 4 == 0
+
     def _punch(self, e: Employee, p: Any) -> dict[str, Any]:
         """A timecard punch as UKG's punch model has it: no ``applyDate`` (only a punch's exceptions carry one;
-        audit wfm28 M5), the day is the shift's UKG applies it to."""
-        return {
+        audit wfm28 M5), the day is the shift's UKG applies it to; ``typeOverride`` only on a typed person's."""
+        punch = {
             "id": p.punch_id,
             "employee": {"id": e.index + 1, "qualifier": e.employee_id},
             "punchDtm": p.at.isoformat(),
-            "typeOverride": {"qualifier": p.kind},
             "enteredOnDtm": self._local(p.entered_at),
             "updatedOnDtm": self._local(p.updated_at),
             "editedByManager": p.edited,
         }
+        if self._typed(e.employee_id):
+            punch["typeOverride"] = {"qualifier": p.kind}
+        return punch
 
     def _totals(self, e: Employee, worked: WorkedDay) -> list[dict[str, Any]]:
         """Daily totals by pay code: regular up to 8 hours, overtime beyond (none while a punch is missing)."""

@@ -12,7 +12,7 @@ lost (the target upserts by key).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from xlr8_kit.odata.edmx import EntityType
@@ -42,6 +42,13 @@ _CREATED = {
     "LastChangedDateTime": "CreationDateTime",
     "ChangedDateTime": "CreationDateTime",
 }
+#: A creation day paired with a full change timestamp (``A_PurchaseOrder``: ``LastChangeDateTime`` but only
+#: ``CreationDate``): a row whose stamp stays initial after creation is found by the day it was created (s4aud28 F4).
+_CREATED_DAY = {
+    "LastChangeDateTime": "CreationDate",
+    "LastChangedDateTime": "CreationDate",
+    "ChangedDateTime": "CreationDate",
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,10 @@ class ChangeKey:
     #: The creation stamp of the same type (``CreationDate`` for ``LastChangeDate``), if the type has one: rows whose
     #: change stamp is still null are read by it, and it stands in for it in the bookmark.
     created: str | None = None
+    #: A day-precision creation stamp paired with a full timestamp key (``CreationDate`` beside
+    #: ``LastChangeDateTime``) and its Edm type: rows never changed are read by it too, but it moves no bookmark.
+    created_day: str | None = None
+    created_day_type: str | None = None
 
     def since(self, bookmark: Any, *, version: int = 2) -> Filter:
         """Rows changed at or after ``bookmark`` (an ISO 8601 string or a datetime), as a typed ``$filter``; with
@@ -71,9 +82,16 @@ class ChangeKey:
             )  # fmt: skip
             value = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         changed = compare(self.name, "ge", value, self.edm_type, version=version)
-        if self.created is None:
-            return changed
-        return changed | compare(self.created, "ge", value, self.edm_type, version=version)
+        if self.created is not None:
+            return changed | compare(self.created, "ge", value, self.edm_type, version=version)
+        if self.created_day is not None:
+            # the bookmark's UTC day less one: a creation day is in the system's own calendar, east or west of UTC
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(UTC)
+            day = moment.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(days=1)
+            return changed | compare(self.created_day, "ge", day, self.created_day_type, version=version)
+        return changed
 
     def stamp(self, row: dict[str, Any]) -> Any:
         """The row's change stamp, or its creation stamp while it was never changed (what the bookmark follows)."""
@@ -104,7 +122,23 @@ def change_key(entity: EntityType, candidates: tuple[str, ...] = S4_CHANGE_KEYS)
             and pair.edm_type == prop.edm_type
             and pair.sap.get("display-format", "") == prop.sap.get("display-format", "")
         )
+        day_name = _CREATED_DAY.get(name) if not has_created and not day else None
+        day_pair = entity.properties.get(day_name) if day_name is not None else None
+        has_day = (
+            day_pair is not None
+            and day_pair.filterable
+            and (
+                day_pair.edm_type == "Edm.Date"
+                or (day_pair.edm_type == "Edm.DateTime" and day_pair.sap.get("display-format", "").lower() == "date")
+            )
+        )
         return ChangeKey(
-            name, prop.edm_type, day, companion if has_companion else None, created if has_created else None
+            name,
+            prop.edm_type,
+            day,
+            companion if has_companion else None,
+            created if has_created else None,
+            day_name if has_day else None,
+            day_pair.edm_type if has_day and day_pair is not None else None,
         )
     return None

@@ -22,6 +22,7 @@ import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 
 from xlr8_kit.http.classify import keep_parsed, kept_body
+from xlr8_kit.http.errors import missing_list
 from xlr8_kit.http.origin import same_origin as origin_matches
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ def odata_error(body: Any) -> tuple[str, str] | None:
 
 def page_rows(response: requests.Response) -> list[dict[str, Any]]:
     """The entries of one page (``UnusualRows`` when its parse met an unusual value); an error document or a
-    non-OData body raises instead of reading as no rows."""
+    non-OData body raises instead of reading as no rows, and an answer without its rows' list (``d.results``,
+    ``value``) is an ``AnswerShapeError`` naming the path and the key (``[]`` is 0 rows)."""
     rows = _page_rows(response)
     return UnusualRows(rows) if _UNUSUAL in response.__dict__ else rows
 
@@ -122,6 +124,7 @@ def _page_rows(response: requests.Response) -> list[dict[str, Any]]:
     error = odata_error(body)
     if error is not None:
         raise ODataResponseError(f"OData error {error[0]}: {error[1]}")
+    where = _link_path(response.url)
     if "d" in body:
         data = body["d"]
         if isinstance(data, list):
@@ -130,12 +133,13 @@ def _page_rows(response: requests.Response) -> list[dict[str, Any]]:
             results = data.get("results")
             if isinstance(results, list):
                 return results
-            if "__metadata" in data or results is None:
-                return [data]
-        raise ODataResponseError("OData v2 response has no d.results array")
+            if "__metadata" in data and "results" not in data:
+                return [data]  # one entity (a read by key), its own metadata says so
+        # ``{"d": {}}`` read as one row of nulls, or a non-list ``results`` as no rows: either lands wrong, exit 0
+        raise missing_list("results", data, f"{where} (OData v2 d)")
     if isinstance(body.get("value"), list):
         return list(body["value"])
-    raise ODataResponseError("response holds neither d.results (v2) nor value (v4)")
+    raise missing_list("value", body, f"{where} (OData v4, or v2 without d)")
 
 
 def next_link(response: requests.Response) -> str | None:

@@ -1087,17 +1087,14 @@ def build_mappings() -> list[StreamMapping]:
             "s4hana",
             "A_JournalEntryItemBasic",
             "journal_entry",
+            # An analytical set (API_JOURNALENTRYITEMBASIC_SRV): balances per company code, account, cost center
+            # and fiscal period; it has no journal entry number, posting date, item text or change stamp.
             {
-                "journal_id": "AccountingDocument",
                 "company_code": "CompanyCode",
-                "posting_date": _f("PostingDate", "date"),
                 "gl_account": "GLAccount",
                 "cost_center": "CostCenter",
                 "amount": "AmountInCompanyCodeCurrency",
                 "currency": "CompanyCodeCurrency",
-                "description": "DocumentItemText",
-                "created": _f("CreationDate", "date"),
-                "last_modified": _f("LastChangeDate", "date"),
             },
         ),
         # --- Common: purchase-order collaboration API (tap-common; columns as Common's JSON names them) -----

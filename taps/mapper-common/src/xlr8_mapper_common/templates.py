@@ -16,7 +16,7 @@ Format (see ``templates/s4hana.yaml``)::
          why: "NetPriceAmount is then a price per another unit"}
     deletion:                         # a deleted ERP order maps to one Common value; its deleted items are dropped
       erp: PurchasingDocumentDeletionCode   # the field, on the record and on each element of `lists`
-      values: [L, S]                  # deleted / blocked
+      values: [L, S]                  # deleted / blocked (a boolean flag: [true], as Fusion's line CancelFlag)
       lists: [to_PurchaseOrderItem]   # dropped before single_item_lists counts (all gone: the order is deleted)
       common: {status: cancelled}     # what a deleted order sets on the Common side
     lines:                            # the mapper's multi_line: split: one Common PO per element of `list`,
@@ -128,14 +128,14 @@ class Deletion:
     def live(self, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """``record`` with its deleted list elements dropped, and whether the order itself counts as deleted. An
         order whose every element is deleted keeps them (its one line still describes the cancelled order)."""
-        deleted = str(record.get(self.erp) or "") in self.values
+        deleted = _mark(record.get(self.erp)) in self.values
         out = record
         for name in self.lists:
             steps = path_steps(name)
             items = _as_list(_get(record, steps)) if _present(record, steps) else None
             if not items:
                 continue
-            kept = [item for item in items if str((item or {}).get(self.erp) or "") not in self.values]
+            kept = [item for item in items if _mark((item or {}).get(self.erp)) not in self.values]
             if not kept:
                 deleted = True
             elif len(kept) != len(items):
@@ -737,7 +737,15 @@ def _deletion(raw: Any, source: str) -> Deletion | None:
         if len(path_steps(name)) != 1 or path_steps(name)[0][1] is not None:
             raise MappingError(f"{source}: deletion list {name!r} must be a list of the record itself (no path)")
     common = tuple((str(k), v) for k, v in raw["common"].items())
-    return Deletion(str(raw["erp"]), frozenset(str(v) for v in raw["values"]), lists, common)
+    return Deletion(str(raw["erp"]), frozenset(_mark(v) for v in raw["values"]), lists, common)
+
+
+def _mark(value: Any) -> str:
+    """A deletion mark as text, the template's and the record's alike: a code as it is (S/4's ``L``), a JSON/YAML
+    boolean as ``true``/``false`` (Fusion's line ``CancelFlag``); null or empty is no mark."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value or "")
 
 
 def _rule(raw: Any, source: str) -> FieldRule:

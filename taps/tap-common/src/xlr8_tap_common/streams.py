@@ -65,15 +65,34 @@ class PurchaseOrdersStream(CommonStream):
         """Adds ``supplier_number``: the seller's ERP supplier id (``erp_supplier_id`` of its Common company), the
         key ERP purchase orders name suppliers by (mapper-common's templates map it)."""
         out = super().shape(row)
-        out["supplier_number"] = self.supplier_numbers.get(str(out.get("seller_company_id")))
+        out["supplier_number"] = self._supplier_number(out.get("seller_company_id"))
         return out
 
     def shape_columns(self, columns: dict[str, list[t.Any]]) -> None:
         """``shape``'s ``supplier_number`` for a page."""
-        columns["supplier_number"] = list(map(self.supplier_numbers.get, map(str, columns["seller_company_id"])))
+        columns["supplier_number"] = list(map(self._supplier_number, columns["seller_company_id"]))
+
+    def _supplier_number(self, seller: t.Any) -> str | None:
+        """The ERP supplier id of company ``seller``. A seller the run's look-up never saw was created after it (a
+        supplier onboarded mid-run): the look-up is read again, once per such id, so its orders do not land with a
+        null ``supplier_number`` that no later incremental run would correct (their ``updated_at`` does not move
+        when the company appears; cmnaud28 finding 4)."""
+        if seller is None:
+            return None
+        key = str(seller)
+        numbers = self.supplier_numbers
+        if key not in numbers and key not in self._reread_for:
+            self._reread_for.add(key)
+            numbers = self.__dict__["supplier_numbers"] = _supplier_numbers(self._supplier_companies())
+        return numbers.get(key)
 
     #: The supplier look-up being read beside the purchase orders (``request_record_pages``), None otherwise.
-    _suppliers_beside: Future[dict[str, str]] | None = None
+    _suppliers_beside: Future[dict[str, str | None]] | None = None
+
+    @cached_property
+    def _reread_for(self) -> set[str]:
+        """Sellers the look-up was read again for this run (``_supplier_number``)."""
+        return set()
 
     def request_record_pages(self, context: Context | None) -> t.Generator[list[dict[str, t.Any]], None, None]:
         """The purchase orders' pages, with the supplier look-up (every company, a few pages) read on a thread
@@ -93,8 +112,9 @@ class PurchaseOrdersStream(CommonStream):
                 self._suppliers_beside = None
 
     @cached_property
-    def supplier_numbers(self) -> dict[str, str]:
-        """Common supplier company id -> ERP supplier id, read once per run through the same session."""
+    def supplier_numbers(self) -> dict[str, str | None]:
+        """Common company id -> ERP supplier id (None: the company has none), read once per run through the same
+        session (again for a seller it did not hold: ``_supplier_number``)."""
         pending = self._suppliers_beside
         if pending is not None:
             return pending.result()
@@ -149,9 +169,10 @@ class PurchaseOrdersStream(CommonStream):
         return companies
 
 
-def _supplier_numbers(companies: CompaniesStream) -> dict[str, str]:
+def _supplier_numbers(companies: CompaniesStream) -> dict[str, str | None]:
+    """Every company's id -> its ERP supplier id, None for a company without one (seen, so not read again for)."""
     rows = companies.get_records(None)
-    return {str(r["id"]): str(r["erp_supplier_id"]) for r in rows if r.get("erp_supplier_id")}
+    return {str(r["id"]): str(r["erp_supplier_id"]) if r.get("erp_supplier_id") else None for r in rows}
 
 
 class AmendmentsStream(CommonStream):

@@ -60,10 +60,12 @@ RFC_PATH = "/sap/bc/soap/rfc"
 #: A header the read of changed headers did not return (told apart from one returned with a null stamp).
 _UNREAD: t.Any = object()
 #: State key of the incremental read's version, kept beside the bookmark of the sets that read never-changed rows
-#: (``ChangeKey.created``) and of header-driven item sets (null-stamp headers). Version 2 is the first to read
-#: them; a bookmark without it was left by a read that skipped such rows, so it is dropped once for a whole read.
+#: (``ChangeKey.created``, ``created_day``) and of header-driven item sets (null-stamp headers). Version 2 is the
+#: first to read them; 3 reads orders created since the bookmark whose ``LastChangeDateTime`` stayed initial (by
+#: ``CreationDate``). A bookmark of an older version was left by a read that skipped such rows, so it is dropped
+#: once for a whole read.
 FILTER_VERSION_KEY = "filter_version"
-FILTER_VERSION = 2
+FILTER_VERSION = 3
 
 
 def encode_query(params: Mapping[str, t.Any]) -> str:
@@ -410,7 +412,9 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
     def versioned_filter(self) -> bool:
         """Whether this set's bookmark carries ``FILTER_VERSION``: sets whose earlier reads missed rows."""
         change = self.plan.change
-        return self.plan.header is not None or (change is not None and change.created is not None)
+        return self.plan.header is not None or (
+            change is not None and (change.created is not None or change.created_day is not None)
+        )
 
     def _write_starting_replication_value(self, context: Context | None) -> None:
         """A bookmark left by a read before ``FILTER_VERSION`` is dropped for one whole read: the partners never
@@ -568,13 +572,14 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
             )
 
     def header_driven_pages(self, context: Context | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
-        """Items of every header changed since the bookmark (all items on a first run), each stamped with its
-        header's change timestamp (``HeaderLastChangeDateTime``, the replication key), page by page."""
+        """Items of every header changed since the bookmark (all items on a first run, and every run where the link
+        says ``every_run``), each stamped with its header's change timestamp (``HeaderLastChangeDateTime``, the
+        replication key where there is one), page by page."""
         header, link = self.plan.header_entity, self.plan.header
         change = self.plan.header_change
         if header is None or link is None or change is None:
             raise RuntimeError(f"{self.name}: header-driven stream planned without its header")
-        start = self.get_starting_timestamp(context)
+        start = None if link.every_run else self.get_starting_timestamp(context)
         since = change.since(start, version=self.plan.version) if start is not None else None
         header_columns = list(dict.fromkeys([*link.join.values(), change.name, change.created or change.name]))
         header_url = self.client.url(f"{self.plan.service.path}/{header.name}")

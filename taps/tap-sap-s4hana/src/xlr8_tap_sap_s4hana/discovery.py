@@ -105,6 +105,8 @@ class StreamPlan:
     def replication_key(self) -> str | None:
         if self.change is not None:
             return self.change.name
+        if self.header is not None and self.header.every_run:
+            return None  # read whole every run: no bookmark
         return HEADER_CHANGE_COLUMN if self.header_change is not None else None
 
 
@@ -124,7 +126,7 @@ def plan_streams(service: ServiceRef, metadata: ServiceMetadata, taken: set[str]
                 "type": ["string", "null"],
                 "format": "date-time",
                 "description": f"{header_entity.name if header_entity else ''}.{header_change.name} of this item's "
-                "header (the item's replication key)",
+                "header (the item's replication key, unless read whole every run)",
             }
         keys = entity.keys
         if is_aggregate(entity) and dimensions(entity):

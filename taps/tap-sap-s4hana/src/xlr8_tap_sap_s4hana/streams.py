@@ -16,6 +16,10 @@ class HeaderLink:
     header_set: str
     #: Item column -> header column joining the two (the header's key).
     join: dict[str, str]
+    #: Read every header and all their rows every run (full-table, no bookmark): for sets that postings other than
+    #: an order change can change, which nothing shows stamp the header. Still replaced per header (``replace_by``),
+    #: so a removed line is marked deleted.
+    every_run: bool = False
 
 
 #: Services read when the ``services`` setting is not given (OData v2 names under /sap/opu/odata/sap/).
@@ -62,17 +66,12 @@ HEADER_LINKS: dict[str, HeaderLink] = {
         name: HeaderLink("A_PurchaseOrder", _PO)
         for name in (
             "A_PurchaseOrderItem",
-            "A_PurOrdAccountAssignment",
-            "A_PurOrdPricingElement",
             "A_PurchaseOrderItemNote",
             "A_PurchaseOrderNote",
             "A_POSubcontractingComponent",
         )
     },
-    #: The v4 service's sets (CE_PURCHASEORDER_0001 / API_PURCHASEORDER_2), by the names it publishes. Not its
-    #: ``PurchaseOrderAccountAssignment`` (``IsFinallyInvoiced``) nor ``PurOrderItemPricingElement``: invoice
-    #: postings settle them, and nothing shows they stamp the order, so they stay full-table, read whole every run,
-    #: as the invoicing-plan items are (review28a M4).
+    #: The v4 service's sets (CE_PURCHASEORDER_0001 / API_PURCHASEORDER_2), by the names it publishes.
     **{
         name: HeaderLink("PurchaseOrder", _PO)
         for name in (
@@ -81,6 +80,18 @@ HEADER_LINKS: dict[str, HeaderLink] = {
             "PurchaseOrderNote",
             "PurchaseOrderItemNote",
         )
+    },
+    #: Account assignments and pricing conditions, v2 and v4: invoice postings settle them (v4's
+    #: ``IsFinallyInvoiced``), and nothing shows they stamp the order (review28a M4), so every order's rows are read
+    #: whole every run, as the invoicing-plan items are, and still replaced per order (a removed line is marked
+    #: deleted).
+    **{
+        name: HeaderLink(header, _PO, every_run=True)
+        for header, names in (
+            ("A_PurchaseOrder", ("A_PurOrdAccountAssignment", "A_PurOrdPricingElement")),
+            ("PurchaseOrder", ("PurchaseOrderAccountAssignment", "PurOrderItemPricingElement")),
+        )
+        for name in names
     },
 }
 

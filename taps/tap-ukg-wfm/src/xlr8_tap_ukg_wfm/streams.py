@@ -253,9 +253,11 @@ def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str 
     return day
 
 
-def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> datetime | None:
+def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> tuple[datetime, datetime] | None:
     """A punch's tenant-local wall time (``roundedPunchDtm``, else ``punchDtm``; one given with an offset is taken
-    to ``zone``), None when it has neither or neither reads as a date-time."""
+    to ``zone``) and its instant (UTC: gaps are measured in real hours, so a DST night's wall clock neither adds nor
+    takes an hour, review28i L2; a wall time without an offset is read at ``zone``'s, the repeated fall-back hour at
+    its first), None when it has neither or neither reads as a date-time."""
     for field in ("roundedPunchDtm", "punchDtm"):
         text = punch.get(field)
         if not text:
@@ -264,13 +266,17 @@ def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> datetime | None:
             moment = datetime.fromisoformat(str(text))
         except ValueError:
             continue
-        return moment.astimezone(zone).replace(tzinfo=None) if moment.tzinfo is not None else moment
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+        return aware.astimezone(zone).replace(tzinfo=None), aware.astimezone(UTC)
     return None
 
 
 def _punch_kind(punch: dict[str, t.Any]) -> str | None:
-    """The punch's kind, "in" or "out", when its ``typeOverride`` says so (a word of its qualifier); else None."""
+    """The punch's kind when its ``typeOverride`` says so (words of its qualifier): "new" for UKG's "New Shift"
+    override (the employee said a shift starts here, review28i M1), else "out" or "in"; None when it says none."""
     words = set(str(ref(punch.get("typeOverride")) or "").casefold().replace("_", " ").split())
+    if {"new", "shift"} <= words:
+        return "new"
     if "out" in words:
         return "out"
     return "in" if "in" in words else None
@@ -285,23 +291,30 @@ def _punch_days(
 ) -> list[str]:
     """The day each of a card's punches belongs to: its ``applyDate``; without one (UKG's timecard punch model has
     no ``applyDate``: audit wfm27 W2), the day of the shift it is part of, as UKG groups punches into shifts and
-    applies a shift to the day it starts. In time order, a punch joins the shift before it when it comes less than
-    ``breaks`` after the previous punch (meal and rest breaks: a night shift's four punches are one shift, audit
-    wfm28 H1), or when it is an out punch by ``typeOverride`` closing an open in punch within ``longest`` of the
-    shift's start (24-hour shifts with handover, a DST night: M2); any other punch starts a new shift on its own
-    tenant-local day (after a missed out punch, the next in punch opens the next shift: M1). On their own clock
-    days a shift's later punches fell outside a window starting the next day, which was announced whole: landed
-    punches were marked deleted. Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable
-    punch time."""
+    applies a shift to the day it starts (on their own clock days a night shift's later punches fell outside a
+    window starting the next day, announced whole: landed punches were marked deleted, audit wfm28 H1).
+
+    In time order, punches pair by turns (in, out, in, ...) or by ``typeOverride`` where given. A punch after an
+    open in punch closes it: untyped, any punch within ``longest`` of the shift's first punch when that is the open
+    one (review28i H1: a 12-hour night with its meal auto-deducted is two punches 12 h apart, one shift), else
+    within ``breaks`` of the previous (after a break's return: a missed meal-in must not pair the next night's in
+    punch as this shift's out); typed, an out punch within ``longest`` or any punch within ``breaks`` of the
+    previous. A punch after an out punch stays in the shift when it comes less than ``breaks`` later (a meal or
+    rest break). Nothing joins a shift past ``longest`` from its start (a chain of
+    short gaps is bounded, M1), nor a "New Shift" punch. Any other punch starts a shift on its own tenant-local day
+    as its in punch: past ``longest`` an open in punch is taken as a missed out punch (UKG's everyday exception) and
+    the turns re-sync (review28g M1). Left: an untyped in punch within ``longest`` after a missed out punch is taken
+    as that shift's out (a 24-hour shift looks the same); the README names the remedy (``longest_shift_hours``).
+    Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable punch time."""
     told = [as_date(punch.get("applyDate")) for punch in punches]
     if None not in told:
         return t.cast("list[str]", told)  # every day given: nothing to derive (the usual answer costs no more)
     days: list[str | None] = [None] * len(punches)
     timed = []
     for n, (punch, given) in enumerate(zip(punches, told, strict=True)):
-        moment = _punch_moment(punch, zone)
-        if moment is not None:
-            timed.append((moment, n, given))
+        stamp = _punch_moment(punch, zone)
+        if stamp is not None:
+            timed.append((stamp[1], n, given, stamp[0]))
         elif given is not None:
             days[n] = given
         else:
@@ -309,21 +322,25 @@ def _punch_days(
                 f"punches: the punch {punch.get('id')!r} of person {person} came without its 'applyDate', nor a "
                 "readable 'punchDtm' or 'roundedPunchDtm' to tell it by: the day it belongs to"
             )
-    start: datetime | None = None  # the current shift's first punch
-    last = datetime.min
+    start: datetime | None = None  # the current shift's first punch (UTC)
+    last = start
     day = ""
-    on_clock = False
-    for moment, n, given in sorted(timed, key=itemgetter(0, 1)):
+    on_clock = False  # an in punch is open
+    alone = False  # the open in punch is the shift's first (nothing between: the next punch is its out)
+    for moment, n, given, local in sorted(timed, key=itemgetter(0, 1)):
         typed = _punch_kind(punches[n])
-        kind = typed or ("out" if on_clock else "in")
-        # untyped, a punch a day after a lone in punch is a 24-hour shift's out or the next shift's in after a missed
-        # out punch (UKG's everyday exception): taken as the latter, so only a typed out punch closes past ``breaks``
-        closes = on_clock and typed == "out"
-        joins = start is not None and (moment - last < breaks or (closes and moment - start <= longest))
-        if not joins:
-            start, day = moment, moment.date().isoformat()
+        joins = False
+        if start is not None and last is not None and typed != "new" and moment - start <= longest:
+            closes = typed == "out" if typed else alone  # after a break, untyped, the gap rule (a missed meal-in)
+            joins = moment - last < breaks or (on_clock and closes)
+        if joins:
+            kind = typed or ("out" if on_clock else "in")
+            alone = False
+        else:
+            start, day, kind = moment, local.date().isoformat(), "out" if typed == "out" else "in"
+            alone = kind == "in"
         days[n] = given or day
-        last, on_clock = moment, kind == "in"
+        last, on_clock = moment, kind != "out"
     return t.cast("list[str]", days)
 
 
@@ -349,6 +366,7 @@ class TimecardsStream(WindowedStream):
         ("amountType", S),
         ("hours", N),
         ("money", N),
+        ("days", N),
         ("startDateTime", DT),
         ("endDateTime", DT),
         ("location", S),
@@ -375,7 +393,8 @@ class TimecardsStream(WindowedStream):
 
     #: The record's keys, in order (``rows`` and ``row_blocks``).
     _KEYS = (
-        *("personNumber", "applyDate", "payCode", "amountType", "hours", "money", "startDateTime", "endDateTime"),
+        *("personNumber", "applyDate", "payCode", "amountType", "hours", "money", "days", "startDateTime"),
+        *("endDateTime",),
         *("location", "orgJobPath", "job", "approved", "updatedOn"),
     )
 
@@ -401,7 +420,7 @@ class TimecardsStream(WindowedStream):
         if _shares_a_key(people, totals):
             return None  # ``rows`` sums the totals of one key
         if not all(map(_is_hours, map(dict.get, totals, repeat("amountType")))):
-            return None  # ``rows`` puts a money total's amount in ``money`` and refuses any other type by name
+            return None  # ``rows`` puts a money (days) total's amount in ``money`` (``days``), refuses others by name
         return self._blocks(people, totals, judge)
 
     def _blocks(
@@ -435,6 +454,7 @@ class TimecardsStream(WindowedStream):
                     _refs(field("payCode")),
                     field("amountType"),
                     [] if texts is not None else _numbers(amounts),
+                    [None] * len(some),
                     [None] * len(some),
                     list(map(utc, field("startDateTime"))),
                     list(map(utc, field("endDateTime"))),
@@ -472,20 +492,22 @@ class TimecardsStream(WindowedStream):
                 f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
                 f"{ref(get('payCode'))}, has an amount that is not a number ({get('amount')!r})"
             ) from exc
-        money = _is_money(get("amountType"))
-        if not money and not _is_hours(get("amountType")):
+        money, days = _is_money(get("amountType")), _is_days(get("amountType"))
+        if not money and not days and not _is_hours(get("amountType")):
             raise ValueError(
                 f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
-                f"{ref(get('payCode'))}, has amountType {get('amountType')!r}: only hours and money totals are "
-                "read (a days amount in 'hours' would be summed with hours; review28g M4)"
+                f"{ref(get('payCode'))}, has amountType {get('amountType')!r}, which is none of hours (HOUR), money "
+                "(MONEY) or days (DAY): its amount cannot be told apart, so nothing of the read lands. Deselect the "
+                "'timecards' stream until the tap reads that amountType (report it with the pay code)"
             )
         return {
             "personNumber": person,
             "applyDate": _day_of(get("applyDate"), "timecards: the daily total", person, ref(get("payCode"))),
             "payCode": ref(get("payCode")),
             "amountType": get("amountType"),
-            "hours": None if money else hours,
+            "hours": None if money or days else hours,
             "money": hours if money else None,
+            "days": hours if days else None,
             "startDateTime": utc(get("startDateTime")),
             "endDateTime": utc(get("endDateTime")),
             "location": ref(get("location")),
@@ -569,16 +591,18 @@ def _summed(group: list[dict[str, t.Any]]) -> dict[str, t.Any]:
     approved only if all are."""
     hours = [r["hours"] for r in group if r["hours"] is not None]
     money = [r["money"] for r in group if r["money"] is not None]
+    days = [r["days"] for r in group if r["days"] is not None]
     starts = [r["startDateTime"] for r in group if r["startDateTime"]]
     ends = [r["endDateTime"] for r in group if r["endDateTime"]]
     updated = [r["updatedOn"] for r in group if r["updatedOn"]]
     approvals = {r["approved"] for r in group}
     kind = _amount_type(group)
     return {
-        **max(group, key=lambda r: r["hours"] or r["money"] or 0),
+        **max(group, key=lambda r: r["hours"] or r["money"] or r["days"] or 0),
         "amountType": kind,
         "hours": sum(hours, Decimal(0)) if hours else None,
         "money": sum(money, Decimal(0)) if money else None,
+        "days": sum(days, Decimal(0)) if days else None,
         "startDateTime": min(starts, default=None),
         "endDateTime": max(ends, default=None),
         "updatedOn": max(updated, default=None),
@@ -607,6 +631,16 @@ def _is_hours(kind: t.Any) -> bool:
     """A total of this ``amountType`` holds hours: it lands in ``hours``. UKG also has day amounts (Data Hub's
     ``vTimecardTotal.amountType``: hours, money or days), which must not land there."""
     return kind is None or (isinstance(kind, str) and kind.casefold() in _HOUR_TYPES)
+
+
+#: ``amountType`` values of a total whose amount is a count of days (a vacation or sick *day* pay code).
+_DAY_TYPES = frozenset({"day", "days"})
+
+
+def _is_days(kind: t.Any) -> bool:
+    """A total of this ``amountType`` counts days: it lands in ``days``, never in ``hours`` (review28i M3: refused,
+    one day-counted pay code failed every ``timecards`` run, with no way out)."""
+    return isinstance(kind, str) and kind.casefold() in _DAY_TYPES
 
 
 def _is_money(kind: t.Any) -> bool:
@@ -743,9 +777,10 @@ class SchedulesStream(WindowedStream):
 
     window_path = "/api/v1/scheduling/schedule/multi_read"
     answer_part = "shift"
-    #: WARNING (review28g M3): a person all of whose shifts in a window were cancelled is not announced (UKG's
-    #: answer cannot tell them from one it left out), so those landed shifts stay live: the count says how many.
-    unanswered_level = logging.WARNING
+    #: INFO (review28i L3): a person without a shift in a window is not announced (UKG's answer cannot tell them
+    #: from one it left out), so their landed shifts stay live (kept, never lost); part-timers, leave and weeks not
+    #: yet scheduled make the count fire on every run, where a WARNING would be noise that hides real ones.
+    unanswered_level = logging.INFO
 
     def answered_people(self, answer: t.Any) -> set[str]:
         return _scheduled(answer)
@@ -768,7 +803,7 @@ class SchedulesStream(WindowedStream):
 
     def _shifts(self, answer: t.Any) -> t.Iterator[dict[str, t.Any]]:
         s = self.settings
-        for shift in answer.get("shifts") or []:
+        for shift in listed_rows(answer, "shifts", f"ukg_wfm stream {self.name!r} ({self.window_path})"):
             segments = shift.get("segments") or []
             path = ref(segments[0].get("orgJobRef")) if segments else None
             start, end = self.utc(shift.get("startDateTime")), self.utc(shift.get("endDateTime"))
@@ -893,7 +928,10 @@ class AccrualsStream(UkgWfmStream):
 
     @staticmethod
     def children(answer: t.Any) -> list[dict[str, t.Any]]:
-        return (answer.get("data") or {}).get("children") or []
+        """The page's rows, ``data.children``; an answer without them (a gateway's page, a changed shape) is an
+        ``AnswerShapeError`` naming the path and key, not "no rows" (the read then ended well with nothing landed)."""
+        data = answer.get("data") if type(answer) is dict else answer
+        return listed_rows(data, "children", f"ukg_wfm stream 'accruals' ({DATA_PATH}, data)")
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         day = self.settings.accruals_as_of.isoformat()

@@ -130,17 +130,19 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "shift_break_hours",
         th.IntegerType,
         default=SHIFT_BREAK_HOURS,
-        description="Punches answered without their day (UKG's punch has no applyDate) take their shift's: a punch "
-        "less than this many hours after the previous one is in the same shift (meal and rest breaks), a longer "
-        "gap starts a new shift unless it is an out punch closing an open in punch within longest_shift_hours. "
-        "Set it to the tenant's break between shifts (1-48).",
+        description="Punches answered without their day (UKG's punch has no applyDate) take their shift's: punches "
+        "pair by turns (in, out) within longest_shift_hours; after an out punch, a punch less than this many hours "
+        "later is in the same shift (meal and rest breaks), a longer gap starts a new shift. It must be shorter "
+        "than the shortest rest between two shifts (a close then an open) and than longest_shift_hours (1-16).",
     ),
     th.Property(
         "longest_shift_hours",
         th.IntegerType,
         default=LONGEST_SHIFT_HOURS,
-        description="Longest span from a shift's first punch to an out punch that closes it (24-hour shifts with "
-        "handover, a DST night), above the tenant's shift length limit (1-96).",
+        description="Longest span of a shift from its first punch: an open in punch is closed by the next punch "
+        "within it (24-hour shifts with handover), nothing joins a shift past it, and past it an open in punch is "
+        "taken as a missed out punch. Without 24-hour shifts set it under a day (e.g. 20): an in punch the day "
+        "after a missed out punch is then not taken as its out (2-96, above shift_break_hours).",
     ),
     th.Property("accruals_as_of", th.DateType, description="Date of the accrual balances (default: end_date)."),
     th.Property(
@@ -232,8 +234,8 @@ class UkgWfmSettings:
             "data_page_size": (1000, 1, MAX_DATA_COUNT),
             "location_level": (3, 1, 32),
             "department_level": (4, 1, 32),
-            "shift_break_hours": (SHIFT_BREAK_HOURS, 1, 48),
-            "longest_shift_hours": (LONGEST_SHIFT_HOURS, 1, 96),
+            "shift_break_hours": (SHIFT_BREAK_HOURS, 1, 16),
+            "longest_shift_hours": (LONGEST_SHIFT_HOURS, 2, 96),
         }
         values: dict[str, int] = {}
         for name, (default, low, high) in numbers.items():
@@ -246,6 +248,12 @@ class UkgWfmSettings:
             if not low <= value <= high:
                 errors.append(f"setting {name!r} must be between {low} and {high}, not {value}")
             values[name] = value
+        breaks, longest = values.get("shift_break_hours"), values.get("longest_shift_hours")
+        if breaks is not None and longest is not None and longest <= breaks:
+            errors.append(
+                f"setting 'longest_shift_hours' ({longest}) must be greater than 'shift_break_hours' ({breaks}): a "
+                "shift is longer than a break within it"
+            )
         accruals_as_of = _date(config, "accruals_as_of", errors) or end_date
         filters = filters_setting(config, errors)
         raw_types = config.get("work_email_types")

@@ -3,7 +3,8 @@
 lines) of the one fictional company. ``journalLines`` is no top-level resource on a pod, so it answers 404 as
 Fusion does unless ``XLR8_SANDBOX_FUSION_UNLISTED=1`` (the bench's reads of it). Suppliers, PO numbers, amounts
 and dates are those of ``company.supplier(i)`` / ``company.purchase_order(i)`` / ``company.invoice(i)`` (the same
-as S/4HANA's); line details are derived here, deterministically, and always add up to the header amount.
+as S/4HANA's); line details are derived here, deterministically, and always add up to the header amount. About
+one open order of several lines in six has its last line cancelled (``CancelFlag`` true, ``CancelReason``).
 ``BuyerId`` is the buyer's HCM ``PersonId``.
 
 ESS jobs through the ERP integrations resource: ``POST .../erpintegrations`` with ``OperationName``
@@ -73,6 +74,21 @@ def stamp(day: date) -> str:
 
 def _h(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=4).digest())
+
+
+#: Why the emulator's buyers cancelled a line (Fusion's line ``CancelReason``: the buyer's free text).
+_CANCEL_REASON = "Supplier cannot deliver in time; sourced elsewhere"
+
+
+def _cancelled_line(po: PurchaseOrder) -> int | None:
+    """The ``LineNumber`` the buyer cancelled on this order, or None: the last line of about one open order of
+    several lines in six. Fusion cancels lines of an approved order through a change order (draft purchase orders
+    ``lines`` PATCH ``CancelFlag: true``, ``CancelReason``), and the order stays OPEN until every line is cancelled,
+    so a line is cancelled only on an open order that keeps a live line; its ``Quantity``/``Amount`` stay as ordered
+    (the header's ``Ordered`` is still the company's amount)."""
+    if po.status not in ("Open", "Approved") or po.line_count < 2 or _h(po.po_id, "cancel") % 6:
+        return None
+    return po.line_count
 
 
 def split_amount(total: Decimal, parts: int, seed: str) -> list[Decimal]:
@@ -202,6 +218,7 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
     def _po_lines(self, header: Row) -> list[Row]:
         po: PurchaseOrder = header["__po"]
         amounts = split_amount(po.amount, po.line_count, f"po:{po.po_id}")
+        cancelled = _cancelled_line(po)
         rows = []
         for k, amount in enumerate(amounts):
             quantity = 1 + _h(po.po_id, k, "qty") % 20
@@ -217,6 +234,8 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                     "UOM": "Each",
                     "Price": (amount / quantity).quantize(Decimal("0.0001")),
                     "Amount": amount,
+                    "CancelFlag": k + 1 == cancelled,
+                    "CancelReason": _CANCEL_REASON if k + 1 == cancelled else None,
                     "LastUpdateDate": header["LastUpdateDate"],
                     "__po": po,
                 }
@@ -363,7 +382,8 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                         "lines",
                         [Attr("POLineId", "integer"), Attr("LineNumber", "integer"), s("Item"), s("Description"),
                          Attr("Quantity", "number"), s("UOMCode"), s("UOM"), Attr("Price", "number"),
-                         Attr("Amount", "number"), dt("LastUpdateDate")],
+                         Attr("Amount", "number"), Attr("CancelFlag", "boolean"), s("CancelReason"),
+                         dt("LastUpdateDate")],
                         ("POLineId",),
                         self._po_lines,
                         children={

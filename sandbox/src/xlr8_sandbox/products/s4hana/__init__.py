@@ -12,7 +12,8 @@ for v4 (``value``, ``@odata.count``, relative ``@odata.nextLink``; Edm.Decimal a
 Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server),
 ``ignore_skip`` (``$skip`` is ignored), ``expand_ignored`` (``$expand`` answered with deferred links),
 ``expand_page_size`` (inline collections cut after that many rows with a ``__next``), ``change_order`` (another
-user's change to a generated order or item, e.g. its deletion code),
+user's change to a generated order or item, e.g. its deletion code), ``change_assignment`` (a posting's change to
+an account assignment that leaves the order's stamp as it was),
 ``insert_at`` (where ``insert_records`` puts new business partners
 among the partners created at run time, which come before the rest: 0, ahead of everything, by default; natural
 order only, a read with ``$orderby`` sorts them by key), ``insert_key`` (the key the next inserted partner gets
@@ -47,6 +48,7 @@ from xlr8_sandbox.products.s4hana.odata import (
     S4Error,
     S4Set,
     Service,
+    aggregate_rows,
     dumps_v4,
     from_filter_error,
     serialize_v2,
@@ -166,8 +168,16 @@ class S4HanaEmulator(ProductEmulator):
     def change_order(self, order: str, item: str | None = None, **changes: Any) -> None:
         """Another user changes a generated purchase order (``item`` None) or one of its items, e.g. deletes it in
         ME22N (``PurchasingDocumentDeletionCode="L"``); every set and expansion serving the row shows it."""
+        self._change((order, item), changes)
+
+    def change_assignment(self, order: str, item: str, number: str = "01", **changes: Any) -> None:
+        """A posting changes one account assignment of a generated order without stamping the order's
+        ``LastChangeDateTime``, as an invoice receipt may: nothing shows it stamps the order (review28a M4)."""
+        self._change((order, item, number), changes)
+
+    def _change(self, key: tuple[str | None, ...], changes: dict[str, Any]) -> None:
         with self._lock:
-            self.data.order_changes.setdefault((order, item), {}).update(changes)
+            self.data.order_changes.setdefault(key, {}).update(changes)
             self._edited += 1  # a new data version: row caches key on it
 
     def reset(self) -> None:
@@ -286,7 +296,40 @@ class S4HanaEmulator(ProductEmulator):
     def _count(self, request: Request) -> Response:
         service = self._service_of(request)
         s4set = self._set_of(service, request)
+        if s4set.aggregate:
+            rows = self._aggregated(service, s4set, request, self._select(s4set, request.query_params.get("$select")))
+            return Response(str(len(rows)), media_type="text/plain")
         return Response(str(len(self._matching(service, s4set, request))), media_type="text/plain")
+
+    @staticmethod
+    def _select(s4set: S4Set, text: str | None) -> list[str] | None:
+        """``$select`` checked against the set (Gateway answers an unknown property with 400); ``*`` on an
+        analytical set is every property."""
+        select = [s.strip() for s in text.split(",")] if text else None
+        if select is not None and s4set.aggregate and "*" in select:
+            return None
+        navs = {nav.name for nav in s4set.navs}
+        for name in select or []:
+            if name not in s4set.entity.by_name and name not in navs:
+                raise S4Error(400, "/IWBEP/CM_MGW_RT/022", f"Property '{name}' is invalid")
+        return select
+
+    def _aggregated(
+        self, service: Service, s4set: S4Set, request: Request, select: list[str] | None
+    ) -> list[dict[str, Any]]:
+        """An analytical set's answer (``aggregate_rows`` over every posted line), kept per (filter, order, select,
+        data version) like ``_matching``."""
+        params = request.query_params
+        key = ("aggregate", service.path, s4set.entity.name, params.get("$filter"), params.get("$orderby"),
+               tuple(select or ()), select is None)  # fmt: skip
+        kept = self.row_cache.rows(key, self._data_version())
+        if kept is not None and 0 in kept:
+            return list(kept[0])
+        lines = (self._resolve(s4set, None, i) for i in range(self._natural_count(s4set)))
+        found = aggregate_rows(s4set.entity, lines, select, params.get("$filter"), params.get("$orderby"))
+        if kept is not None:
+            kept[0] = list(found)
+        return found
 
     @_guard
     def _collection(self, request: Request) -> Response:
@@ -299,11 +342,7 @@ class S4HanaEmulator(ProductEmulator):
         if service.version == 2 and params.get("$format", "json").lower() != "json":
             raise S4Error(400, "/IWBEP/CM_MGW_RT/020", "Only $format=json is emulated")
         expand = self._expand_tree(service, s4set, params.get("$expand"))
-        select = [s.strip() for s in params["$select"].split(",")] if params.get("$select") else None
-        navs = {nav.name for nav in s4set.navs}
-        for name in select or []:
-            if name not in entity.by_name and name not in navs:
-                raise S4Error(400, "/IWBEP/CM_MGW_RT/022", f"Property '{name}' is invalid")
+        select = self._select(s4set, params.get("$select"))
         top = self._int(params.get("$top"), "$top")
         skip = 0 if self.ignore_skip else (self._int(params.get("$skip"), "$skip") or 0)
         token = params.get("$skiptoken")
@@ -317,15 +356,21 @@ class S4HanaEmulator(ProductEmulator):
                 page_size = min(page_size, int(asked))
 
         identities: list[int | dict[str, Any]] | None = None
-        filtered = bool(params.get("$filter") or params.get("$orderby"))
+        filtered = bool(params.get("$filter") or params.get("$orderby")) or s4set.aggregate
         if snapshot:
             identities = self.snapshots.get(snapshot)
+        elif s4set.aggregate:
+            identities = list(self._aggregated(service, s4set, request, select))
         elif filtered:
             identities = self._matching(service, s4set, request)
+        if s4set.aggregate and select is not None:
+            # The generated key and each selected measure's unit come with every row.
+            units = [getattr(entity.by_name[n], "unit", None) for n in select]
+            select = [*select, *(n for n in (*entity.keys, *units) if n and n not in select)]
         total = len(identities) if identities is not None else self._natural_count(s4set)
         stop = min(total, end if end is not None else total, offset + page_size)
         picked = range(offset, max(offset, stop))
-        kept = None if expand else self._kept_rows(service, s4set, request, select)
+        kept = None if expand or s4set.aggregate else self._kept_rows(service, s4set, request, select)
         if kept is None:
             rows = [r for i in picked if (r := self._resolve(s4set, identities, i)) is not None]
         more = stop < (min(total, end) if end is not None else total)

@@ -1,5 +1,6 @@
 """The fictional company's procurement and finance data as S/4HANA entity sets: business partners (suppliers and
-customers), purchase orders and their items, cost centers, G/L accounts and journal entry items.
+customers), purchase orders and their items, cost centers, G/L accounts, and the journals' posted lines that the
+analytical A_JournalEntryItemBasic serves grouped.
 
 Suppliers and purchase orders are the company's own (``S0000001``, ``PO00000001``), the same the Oracle ERP and
 Common platform emulators render; customers are the CRM accounts (``C000000001``). Purchase orders change with
@@ -24,6 +25,9 @@ V2_ROOT = "/sap/opu/odata/sap"
 V4_PURCHASEORDER = "/sap/opu/odata4/sap/api_purchaseorder_2/srvd_a2x/sap/purchaseorder/0001"
 CHART_OF_ACCOUNTS = "YCOA"
 CONTROLLING_AREA = "A000"
+PROFIT_CENTER = "YB101"
+FISCAL_YEAR_VARIANT = "K4"
+_MILLI = Decimal("0.001")
 END_OF_VALIDITY = datetime(9999, 12, 31, tzinfo=UTC)
 
 
@@ -63,8 +67,9 @@ class S4Data:
         self._po_items = functools.lru_cache(maxsize=4096)(company.purchase_order_items)
         self._journal = functools.lru_cache(maxsize=4096)(company.journal)
         self._po = functools.lru_cache(maxsize=4096)(company.purchase_order)
-        #: (PurchaseOrder, PurchaseOrderItem or None for the header) -> values others changed in S/4.
-        self.order_changes: dict[tuple[str, str | None], dict[str, Any]] = {}
+        #: (PurchaseOrder, PurchaseOrderItem or None for the header[, AccountAssignmentNumber]) -> values others
+        #: changed in S/4.
+        self.order_changes: dict[tuple[str | None, ...], dict[str, Any]] = {}
 
     @functools.cached_property
     def item_offsets(self) -> Offsets:
@@ -136,7 +141,7 @@ class S4Data:
             if po.status == "Cancelled" else "",
         })  # fmt: skip
 
-    def _changed(self, key: tuple[str, str | None], row: dict[str, Any]) -> dict[str, Any]:
+    def _changed(self, key: tuple[str | None, ...], row: dict[str, Any]) -> dict[str, Any]:
         """``row`` with the changes another user made to it (``S4HanaEmulator.change_order``)."""
         changes = self.order_changes.get(key)
         return {**row, **changes} if changes else row
@@ -181,12 +186,13 @@ class S4Data:
         """Item ``k``'s account assignment (category K: one cost center and G/L account per item)."""
         header, line = self.item_offsets.locate(k)
         item = self._po_items(header)[line]
-        return {
-            "PurchaseOrder": item.po_id, "PurchaseOrderItem": f"{item.item_number:05d}",
+        number = f"{item.item_number:05d}"
+        return self._changed((item.po_id, number, "01"), {
+            "PurchaseOrder": item.po_id, "PurchaseOrderItem": number,
             "AccountAssignmentNumber": "01", "CostCenter": item.cost_center, "GLAccount": item.gl_account.zfill(8),
             "ControllingArea": CONTROLLING_AREA, "Quantity": item.quantity, "OrderQuantityUnit": item.unit,
             "MultipleAcctAssgmtDistrPercent": Decimal("100.0"), "IsDeleted": False,
-        }  # fmt: skip
+        })  # fmt: skip
 
     def po_items_of(self, po_id: str) -> list[int]:
         """Row indexes of one order's items (for key reads and direct lookups)."""
@@ -205,7 +211,7 @@ class S4Data:
             "ControllingArea": CONTROLLING_AREA, "CostCenter": cc.code, "ValidityEndDate": END_OF_VALIDITY,
             "ValidityStartDate": datetime(2015, 1, 1, tzinfo=UTC), "CompanyCode": "C100",
             "CostCenterCategory": "E", "CostCtrResponsiblePersonName": f"{cc.name.split()[0]} lead",
-            "CostCenterStandardHierarchy": "A000_STD", "Department": cc.parent or "", "ProfitCenter": "YB101",
+            "CostCenterStandardHierarchy": "A000_STD", "Department": cc.parent or "", "ProfitCenter": PROFIT_CENTER,
         }  # fmt: skip
 
     def cost_center_text(self, i: int) -> dict[str, Any]:
@@ -231,23 +237,30 @@ class S4Data:
             "GLAccountName": a.name[:20], "GLAccountLongName": a.name,
         }  # fmt: skip
 
+    @functools.cached_property
+    def _gl_names(self) -> dict[str, str]:
+        return {a.number: a.name for a in self.company.gl_accounts}
+
     def journal_entry_item(self, k: int) -> dict[str, Any]:
+        """Posted line ``k`` of the company's journals (ACDOCA's grain): never served as such, the analytical set
+        groups these by the dimensions a request selects. Amounts are signed (credit negative), scale 3 as the
+        service's Edm.Decimal(24,3); a cost center's profit center is the one ``A_CostCenter`` serves."""
         header, line_index = self.journal_offsets.locate(k)
         entry = self._journal(header)
         line = entry.lines[line_index]
-        debit = line.debit > 0
-        value = line.debit if debit else -line.credit
-        posted = day(entry.posted_date)
+        value = (line.debit if line.debit > 0 else -line.credit).quantize(_MILLI)
+        year, month = str(entry.posted_date.year), entry.posted_date.month
         return {
-            "SourceLedger": "0L", "CompanyCode": entry.legal_entity, "FiscalYear": str(entry.posted_date.year),
-            "AccountingDocument": entry.journal_id, "LedgerGLLineItem": f"{line.line_number:06d}", "Ledger": "0L",
-            "GLAccount": line.account_number.zfill(8), "CostCenter": line.cost_center,
-            "ControllingArea": CONTROLLING_AREA, "DebitCreditCode": "S" if debit else "H",
-            "AmountInCompanyCodeCurrency": value, "CompanyCodeCurrency": entry.currency,
-            "AmountInTransactionCurrency": value, "TransactionCurrency": entry.currency,
-            "PostingDate": posted, "DocumentDate": posted, "AccountingDocumentType": "SA",
-            "DocumentItemText": line.description[:50], "CreationDate": posted, "LastChangeDate": posted,
-            "FiscalPeriod": f"{entry.posted_date.month:03d}",
+            "Ledger": "0L", "LedgerFiscalYear": year, "ControllingArea": CONTROLLING_AREA,
+            "CompanyCode": entry.legal_entity,
+            "CompanyCodeName": self.company.legal_entity_by_code[entry.legal_entity].name[:25],
+            "GLAccount": line.account_number.zfill(8),
+            "GLAccountName": self._gl_names.get(line.account_number, "")[:30].upper(),
+            "CostCenter": line.cost_center, "ProfitCenter": PROFIT_CENTER,
+            "TransactionCurrency": entry.currency, "AmountInTransactionCurrency": value,
+            "CompanyCodeCurrency": entry.currency, "AmountInCompanyCodeCurrency": value,
+            "FiscalPeriod": f"{month:03d}", "FiscalYearVariant": FISCAL_YEAR_VARIANT,
+            "FiscalYearPeriod": f"{year}{month:03d}", "ChartOfAccounts": CHART_OF_ACCOUNTS,
         }  # fmt: skip
 
     # --- services -------------------------------------------------------------------------------------------
@@ -407,26 +420,31 @@ class S4Data:
              P("GLAccountLongName", max_length=50, label="Long Text")],
             count(len(company.gl_accounts)), self.gl_account_text,
         ), "A_GLAccountTextType")  # fmt: skip
+
+        def dim(name: str, max_length: int, label: str, **kw: Any) -> S4Prop:
+            return P(name, max_length=max_length, label=label, role="dimension", **kw)
+
+        def measure(name: str, label: str, unit: str) -> S4Prop:
+            return P(name, "Edm.Decimal", label, precision=24, scale=3, role="measure", unit=unit, filterable=False)
+
+        # API_JOURNALENTRYITEMBASIC_SRV as SAP publishes it: an analytical set (a subset of its dimensions and
+        # measures, by their published names, lengths and labels), keyed by a generated ID.
         journal = S4Set(EntityDef(
-            "A_JournalEntryItemBasic", "Journal Entry Item",
-            ("SourceLedger", "CompanyCode", "FiscalYear", "AccountingDocument", "LedgerGLLineItem", "Ledger"),
-            [P("SourceLedger", max_length=2), P("CompanyCode", max_length=4, label="Company Code"),
-             P("FiscalYear", max_length=4, label="Fiscal Year"),
-             P("AccountingDocument", max_length=10, label="Journal Entry"),
-             P("LedgerGLLineItem", max_length=6, label="Ledger G/L Line Item"), P("Ledger", max_length=2),
-             P("GLAccount", max_length=10, label="G/L Account"), P("CostCenter", max_length=10, label="Cost Center"),
-             P("ControllingArea", max_length=4), P("DebitCreditCode", max_length=1, label="Debit/Credit"),
-             P("AmountInCompanyCodeCurrency", "Edm.Decimal", **amount("Amount in CC Crcy", 23, 2)),
-             P("CompanyCodeCurrency", max_length=5), P("AmountInTransactionCurrency", "Edm.Decimal",
-                                                       **amount("Amount in Trans. Crcy", 23, 2)),
-             P("TransactionCurrency", max_length=5), P("PostingDate", "Edm.DateTime", "Posting Date", day=True),
-             P("DocumentDate", "Edm.DateTime", "Journal Entry Date", day=True),
-             P("AccountingDocumentType", max_length=2), P("DocumentItemText", max_length=50, label="Item Text"),
-             P("CreationDate", "Edm.DateTime", "Entry Date", day=True),
-             P("LastChangeDate", "Edm.DateTime", "Last Change", day=True),
-             P("FiscalPeriod", max_length=3, label="Fiscal Period")],
+            "A_JournalEntryItemBasic", "Journal Entry Item Basic Data", ("ID",),
+            [P("ID", filterable=False, sortable=False),
+             dim("Ledger", 2, "Ledger"), dim("LedgerFiscalYear", 4, "Ledger Fiscal Year"),
+             dim("ControllingArea", 4, "Controlling Area"), dim("CompanyCode", 4, "Company Code"),
+             dim("CompanyCodeName", 25, "Company Code Name"), dim("GLAccount", 10, "G/L Account"),
+             dim("GLAccountName", 30, "G/L Account Name"), dim("CostCenter", 10, "Cost Center"),
+             dim("ProfitCenter", 10, "Profit Center"),
+             dim("TransactionCurrency", 5, "Transaction Currency", semantics="currency-code"),
+             measure("AmountInTransactionCurrency", "Amount in Trans Crcy", "TransactionCurrency"),
+             dim("CompanyCodeCurrency", 5, "Company Code Crcy", semantics="currency-code"),
+             measure("AmountInCompanyCodeCurrency", "Amount in CC Crcy", "CompanyCodeCurrency"),
+             dim("FiscalPeriod", 3, "Fiscal Period"), dim("FiscalYearVariant", 2, "Fiscal Year Variant"),
+             dim("FiscalYearPeriod", 8, "Fiscal Year Period"), dim("ChartOfAccounts", 4, "Chart of Accounts")],
             lambda: self.journal_offsets.total, self.journal_entry_item,
-        ), "A_JournalEntryItemBasicType")  # fmt: skip
+        ), "A_JournalEntryItemBasicType", aggregate=True)  # fmt: skip
         v4_po = S4Set(EntityDef(
             "PurchaseOrder", "Purchase Order", ("PurchaseOrder",),
             [P("PurchaseOrder", max_length=10), P("CompanyCode", max_length=4), P("PurchaseOrderType", max_length=4),

@@ -18,7 +18,14 @@ from typing import Any
 from lxml import etree
 
 from xlr8_kit.odata.types import format_odata_datetime
-from xlr8_sandbox.products.successfactors_odata import EntityDef, ODataRequestError, Prop
+from xlr8_sandbox.products.successfactors_odata import (
+    EntityDef,
+    ODataRequestError,
+    Prop,
+    parse_filter,
+    parse_orderby,
+    sort_rows,
+)
 
 EDMX_V2 = "http://schemas.microsoft.com/ado/2007/06/edmx"
 EDM_V2 = "http://schemas.microsoft.com/ado/2008/09/edm"
@@ -34,6 +41,12 @@ class S4Prop(Prop):
     scale: int | None = None
     #: ``sap:display-format="Date"`` on a v2 Edm.DateTime that holds a day.
     day: bool = False
+    #: ``sap:aggregation-role`` in an analytical set: ``dimension`` (grouped by) or ``measure`` (summed).
+    role: str | None = None
+    #: ``sap:unit``: the property holding a measure's currency or unit (grouped with the measure).
+    unit: str | None = None
+    #: ``sap:semantics`` of a property (``currency-code``, ``unit-of-measure``).
+    semantics: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,9 @@ class S4Set:
     entity: EntityDef
     type_name: str
     navs: list[S4Nav] = field(default_factory=list)
+    #: An analytical set (``sap:semantics="aggregate"``): ``entity`` serves the posted lines, never served as such;
+    #: a request gets them grouped by the dimensions it selects, measures summed, under a generated key.
+    aggregate: bool = False
 
 
 @dataclass
@@ -241,6 +257,8 @@ def build_edmx_v2(service: Service) -> bytes:
         entity = s4set.entity
         entity_type = etree.SubElement(schema, f"{{{EDM_V2}}}EntityType")
         entity_type.set("Name", s4set.type_name)
+        if s4set.aggregate:
+            entity_type.set(f"{{{SAP_NS}}}semantics", "aggregate")
         entity_type.set(f"{{{SAP_NS}}}label", entity.label)
         entity_type.set(f"{{{SAP_NS}}}content-version", "1")
         key = etree.SubElement(entity_type, f"{{{EDM_V2}}}Key")
@@ -249,9 +267,15 @@ def build_edmx_v2(service: Service) -> bytes:
         for prop in entity.props:
             elem = etree.SubElement(entity_type, f"{{{EDM_V2}}}Property")
             _type_attrs(elem, prop, entity.keys)
+            if isinstance(prop, S4Prop) and prop.role:
+                elem.set(f"{{{SAP_NS}}}aggregation-role", prop.role)
             if isinstance(prop, S4Prop) and prop.day:
                 elem.set(f"{{{SAP_NS}}}display-format", "Date")
+            if isinstance(prop, S4Prop) and prop.unit:
+                elem.set(f"{{{SAP_NS}}}unit", prop.unit)
             elem.set(f"{{{SAP_NS}}}label", prop.label or prop.name)
+            if isinstance(prop, S4Prop) and prop.semantics:
+                elem.set(f"{{{SAP_NS}}}semantics", prop.semantics)
             elem.set(f"{{{SAP_NS}}}creatable", "false")
             elem.set(f"{{{SAP_NS}}}updatable", "false")
             if not prop.filterable:
@@ -352,6 +376,55 @@ def build_csdl_v4(service: Service) -> bytes:
     annotation.set("Term", "SAP__common.ApplyMultiUnitBehaviorForSortingAndFiltering")
     annotation.set("Bool", "true")
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+# --- analytical sets ---------------------------------------------------------------------------------------------
+
+
+def aggregate_rows(
+    entity: EntityDef,
+    lines: Iterable[dict[str, Any] | None],
+    select: list[str] | None,
+    filter_text: str | None,
+    orderby_text: str | None,
+) -> list[dict[str, Any]]:
+    """An analytical read as SAP's engine answers it: the posted ``lines`` the ``$filter`` keeps (dimensions only:
+    measures are ``sap:filterable="false"``), grouped by the dimensions ``$select`` names (every dimension without
+    ``$select``) and by the unit of each selected measure, measures summed, in ``$orderby`` order (only over what is
+    selected; the generated key cannot be sorted), else in no promised order (here: the first line of each group).
+    Each row's key (``ID``) is its place in this answer from 1: it names the row only within this result."""
+    key = entity.keys[0]
+    props = {p.name: p for p in entity.props}
+    wanted = [n for n in (select if select is not None else list(props)) if n != key]
+    role = {n: p.role if isinstance(p, S4Prop) else None for n, p in props.items()}
+    measures = [n for n in wanted if role[n] == "measure"]
+    units = {u for m in measures if (u := getattr(props[m], "unit", None))}
+    dims = [n for n in props if n != key and role[n] != "measure" and (n in wanted or n in units)]
+    try:
+        predicate = parse_filter(filter_text, entity) if filter_text else None
+        order = parse_orderby(orderby_text, entity) if orderby_text else []
+    except ODataRequestError as exc:
+        raise from_filter_error(exc) from None
+    for name, _ in order:
+        if not props[name].sortable:
+            raise S4Error(400, "/IWBEP/CM_MGW_RT/022", f"Property '{name}' is not sortable")
+        if name not in dims and name not in measures:
+            raise S4Error(400, "/IWBEP/CM_MGW_RT/022", f"$orderby property '{name}' is not in $select")
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for line in lines:
+        if line is None or (predicate is not None and not predicate(line)):
+            continue
+        group = tuple(line.get(d) for d in dims)
+        row = groups.get(group)
+        if row is None:
+            groups[group] = {**{d: line.get(d) for d in dims}, **{m: line.get(m) for m in measures}}
+            continue
+        for m in measures:
+            row[m] = row[m] + line[m]
+    result = sort_rows(list(groups.values()), order) if order else list(groups.values())
+    for number, row in enumerate(result, 1):
+        row[key] = str(number)
+    return result
 
 
 def props_named(props: Iterable[Prop]) -> dict[str, Prop]:
