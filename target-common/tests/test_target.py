@@ -697,6 +697,14 @@ def test_a_deleted_first_item_after_refuse_never_cancels_the_po_landed_for_the_l
     [letter] = [line for line in _letters(tmp_path) if line["po_number"] == "S4-4700000011"]
     assert letter["error_code"] == "UNWRITABLE"
     assert all(part in letter["detail"] for part in ("product_id", "'M-20'", "'M-10'")), letter["detail"]
+    # review29a H2: item 20, which the shipped PO carries, is not created a second time under its own number
+    assert [p["po_number"] for p in emulator.data.purchase_orders() if p["po_number"].startswith("S4-4700000011")] == [
+        "S4-4700000011"
+    ]
+    [held] = [line for line in _letters(tmp_path) if line["po_number"] == "S4-4700000011-00020"]
+    assert held["error_code"] == "UNWRITABLE"
+    assert "is not created" in held["detail"], held["detail"]
+    assert "S4-4700000011 (in_transit)" in held["detail"], held["detail"]
 
 
 def test_an_item_added_in_front_of_a_shipped_order_is_not_written_onto_its_po(
@@ -740,24 +748,22 @@ def _fusion_order(emulator: CommonEmulator, number: str, status: str, quantity: 
             "CurrencyCode": supplier.currency, "StatusCode": status, "lines": [line]}  # fmt: skip
 
 
-def test_a_total_that_follows_a_proposed_quantity_or_sits_on_a_received_po_is_not_lettered(
+def test_a_total_that_follows_a_proposed_quantity_is_not_lettered(
     url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
 ) -> None:
-    """review28h M2, L4 through the CLIs: the buyer changes the quantity of a confirmed (OPEN) Fusion order 10 -> 12,
+    """review28h M2 through the CLIs: the buyer changes the quantity of a confirmed (OPEN) Fusion order 10 -> 12,
     and Fusion's line Amount moves with it (50.00 -> 60.00): the quantity is proposed and the total is what
-    Common's approval will work out (12 x 5.00), so there is no dead letter. A received order's total change
-    (CLOSED FOR RECEIVING) is left as Common has it, unlettered: no amendment can follow. Before, both records were
-    dead-lettered ("settle the total in Common"), the first on every run while the proposal was open."""
+    Common's approval will work out (12 x 5.00), so there is no dead letter. Before, the record was dead-lettered
+    ("settle the total in Common") on every run while the proposal was open. (A total change after delivery stays
+    lettered: review29a M2, below.)"""
     mapper = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True, "po_number_prefix": "ORA-"}
     steps = [("mapper-common", mapper), ("target-common", target_config(url, tmp_path))]
-    orders = [_fusion_order(emulator, "US-8001", "OPEN", "10", "50.00"),
-              _fusion_order(emulator, "US-8002", "CLOSED FOR RECEIVING", "10", "50.00")]  # fmt: skip
+    orders = [_fusion_order(emulator, "US-8001", "OPEN", "10", "50.00")]
     first = pipeline(steps, singer("purchaseOrders", orders, ["OrderNumber"]), tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     landed = {p["po_number"]: p for p in emulator.data.purchase_orders()}
-    assert (landed["ORA-US-8001"]["status"], landed["ORA-US-8002"]["status"]) == ("confirmed", "received")
+    assert landed["ORA-US-8001"]["status"] == "confirmed"
     orders[0]["lines"][0].update(Quantity="12", Amount="60.00")
-    orders[1]["lines"][0].update(Amount="49.00")  # a price correction after receipt
     second = pipeline(steps, singer("purchaseOrders", orders, ["OrderNumber"]), tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert _letters(tmp_path) == []
@@ -766,8 +772,193 @@ def test_a_total_that_follows_a_proposed_quantity_or_sits_on_a_received_po_is_no
     proposal = emulator.data.open_amendment(confirmed["id"])
     assert proposal is not None
     assert Decimal(proposal["proposed_quantity"]) == Decimal("12")
-    received = emulator.data.find_po(landed["ORA-US-8002"]["id"])
-    assert (received["status"], Decimal(received["total_amount"])) == ("received", Decimal("50.00"))
+
+
+def _order_pos(emulator: CommonEmulator, number: str) -> dict[str, dict[str, Any]]:
+    return {p["po_number"]: p for p in emulator.data.purchase_orders() if p["po_number"].startswith(number)}
+
+
+def test_a_deleted_first_item_of_the_same_material_never_cancels_the_po_landed_for_the_live_item(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review29a H1, H2 through the CLIs: the usual reason for a deleted item 00010 beside a live item 00020 is that
+    the buyer re-entered the same material. ``refuse`` landed the order as ``S4-4700000021`` with item 20's values
+    (quantity 7) and the supplier shipped it; switched to ``split``, item 10's cancellation (quantity 5) goes to
+    that PO. Its quantity is not Common's, so it is not known to be the same line: the shipped PO is not cancelled,
+    and item 20 is not created again as ``S4-4700000021-00020`` (a second order for goods in transit); both are
+    lettered. Before, the shipped PO was cancelled and item 20 re-created pending, exit 0, the only letter a 409 on
+    the follow-up proposal."""
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000021"
+    items = order["to_PurchaseOrderItem"]["results"]
+    items[0].update(PurchaseOrderItem="00010", PurchasingDocumentDeletionCode="L", OrderQuantity="5")
+    items.append(_s4_item(order, "00020", PurchasingDocumentDeletionCode="", OrderQuantity="7"))
+    refuse = {**MAPPER, "po_number_prefix": "S4-"}
+    target = ("target-common", target_config(url, tmp_path))
+    records = singer("A_PurchaseOrder", [order], ["PurchaseOrder"])
+    first = pipeline([("mapper-common", refuse), target], records, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    shipped = _ship(emulator, "S4-4700000021")
+    assert Decimal(shipped["quantity"]) == Decimal("7")
+
+    second = pipeline([("mapper-common", {**refuse, "multi_line": "split"}), target], records, tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    now = emulator.data.find_po(shipped["id"])
+    assert {k: (v, now.get(k)) for k, v in shipped.items() if now.get(k) != v} == {}  # in transit, quantity 7
+    assert list(_order_pos(emulator, "S4-4700000021")) == ["S4-4700000021"]
+    letters = {line["po_number"]: line for line in _letters(tmp_path)}
+    assert set(letters) == {"S4-4700000021", "S4-4700000021-00020"}
+    assert {line["error_code"] for line in letters.values()} == {"UNWRITABLE"}
+    detail = letters["S4-4700000021"]["detail"]
+    assert "cancellation" in detail, detail
+    assert "quantity '7.000' in Common, '5.000' in the ERP's record" in detail, detail
+    assert "is not created" in letters["S4-4700000021-00020"]["detail"]
+
+
+def test_an_item_added_in_front_of_a_shipped_order_does_not_land_its_first_line_twice(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review29a H2 (proof 2) through the CLIs: ``S4-4700000023`` (item 00010, shipped) gains item 00005 of another
+    material. Item 5 now goes to ``S4-4700000023`` and is refused as another line (review28h M1); item 10, which
+    that PO carries, is not created again as ``S4-4700000023-00010``. Item 5 cannot land under any number until the
+    order is settled, and the letter says so; a second read letters the same, nothing lands. Before, item 10 was
+    created as a new pending PO beside the shipped one, exit 0."""
+    split = {**MAPPER, "multi_line": "split", "po_number_prefix": "S4-"}
+    steps = [("mapper-common", split), ("target-common", target_config(url, tmp_path))]
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000023"
+    order["to_PurchaseOrderItem"]["results"][0]["PurchaseOrderItem"] = "00010"
+    assert pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path).returncode == 0
+    shipped = _ship(emulator, "S4-4700000023")
+    added = _s4_item(order, "00005", Material="M-5", OrderQuantity="3")
+    order["to_PurchaseOrderItem"]["results"].insert(1, added)  # listed after item 10: sent first all the same
+    for _ in range(2):
+        run = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+        assert run.returncode == 0, run.stderr[-3000:]
+    assert list(_order_pos(emulator, "S4-4700000023")) == ["S4-4700000023"]
+    now = emulator.data.find_po(shipped["id"])
+    assert {k: (v, now.get(k)) for k, v in shipped.items() if now.get(k) != v} == {}
+    letters = [(line["po_number"], line["error_code"]) for line in _letters(tmp_path)]
+    assert letters == [("S4-4700000023", "UNWRITABLE"), ("S4-4700000023-00010", "UNWRITABLE")] * 2
+    detail = _letters(tmp_path)[0]["detail"]
+    assert "'M-5'" in detail, detail
+    assert "a new line of the order cannot land under this number" in detail, detail
+
+
+def test_a_re_spelled_unit_does_not_stop_the_erps_cancellation_under_refuse(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review29a M1 through the CLIs, the default ``refuse``: a shipped one-item order comes back with its unit
+    spelled otherwise (tap-sap-s4hana's ``language`` changes S/4's commercial unit) and deleted by the buyer. Its
+    material, quantity, price and date are Common's, so it is the same line: the cancellation is written, nothing
+    lettered, and the unit's new spelling is not written with it. Before, the guard refused the whole record as
+    "not the same line (the ERP's first line was deleted ...)": the supplier kept a live PO the buyer deleted."""
+    steps = [("mapper-common", {**MAPPER, "po_number_prefix": "S4-"}), ("target-common", target_config(url, tmp_path))]
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000024"
+    order["to_PurchaseOrderItem"]["results"][0]["PurchaseOrderItem"] = "00010"
+    assert pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path).returncode == 0
+    shipped = _ship(emulator, "S4-4700000024")
+    order["to_PurchaseOrderItem"]["results"][0].update(PurchaseOrderQuantityUnit="KGM", OrderPriceUnit="KGM")
+    order["PurchasingDocumentDeletionCode"] = "L"
+    run = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    now = emulator.data.find_po(shipped["id"])
+    assert {k: (v, now.get(k)) for k, v in shipped.items() if now.get(k) != v and k != "updated_at"} == {
+        "status": ("in_transit", "cancelled")
+    }
+    assert _letters(tmp_path) == []
+
+
+def test_a_total_change_after_delivery_is_lettered_and_on_a_cancelled_po_only_counted(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review29a M2 through the CLIs: S/4's price 1.255 -> 1.258 after goods receipt (``price_rounding: half_up``
+    keeps unit_price 1.26, only the total moves 1255.00 -> 1258.00). On a delivered or received PO that is money to
+    settle, so it is lettered and nothing written; on a cancelled PO it is left as Common has it and counted. Before,
+    all three were only counted at INFO."""
+    orders = s4_orders(emulator, 3)
+    numbers = ("4700000031", "4700000032", "4700000033")
+    for order, number in zip(orders, numbers, strict=True):
+        order["PurchaseOrder"] = number
+        order["PurchasingProcessingStatus"] = "05"
+        order["to_PurchaseOrderItem"]["results"][0].update(OrderQuantity="1000", NetPriceAmount="1.255")
+    mapper = {**MAPPER, "price_rounding": "half_up", "po_number_prefix": "S4-"}
+    steps = [("mapper-common", mapper), ("target-common", target_config(url, tmp_path))]
+    assert pipeline(steps, singer("A_PurchaseOrder", orders, ["PurchaseOrder"]), tmp_path).returncode == 0
+    pos = {}
+    for number, status in zip(numbers, ("delivered", "received", "cancelled"), strict=True):
+        po = emulator.data.find_po(_order_pos(emulator, f"S4-{number}")[f"S4-{number}"]["id"])
+        po["status"] = status
+        emulator.data.save_po(po, created=False, update_type="po_updated", changes={})
+        pos[number] = dict(emulator.data.find_po(po["id"]))
+    writes = len(_writes(sandbox))
+    for order in orders:
+        order["to_PurchaseOrderItem"]["results"][0].update(NetPriceAmount="1.258")
+    run = pipeline(steps, singer("A_PurchaseOrder", orders, ["PurchaseOrder"]), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _writes(sandbox)[writes:] == []
+    for number, po in pos.items():
+        assert Decimal(emulator.data.find_po(po["id"])["total_amount"]) == Decimal("1255.00"), number
+    letters = {line["po_number"]: line for line in _letters(tmp_path)}
+    assert set(letters) == {"S4-4700000031", "S4-4700000032"}
+    for number, status in (("S4-4700000031", "delivered"), ("S4-4700000032", "received")):
+        detail = letters[number]["detail"]
+        assert "1258.00" in detail, detail
+        assert f"the PO is {status}: settle the total with the supplier" in detail, detail
+    assert "'total_left_to_common': 1" in run.stderr, run.stderr[-3000:]
+
+
+def test_a_product_is_not_put_onto_a_po_past_pending_that_has_none(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review29a L2 through the CLIs: a text item (S/4 Material "", Common's product_id null) landed and shipped;
+    the ERP's record for that number now names a material (another line moved in front, or a material entered). It
+    is not known to be the same line, so nothing is written and it is lettered. Before, the guard skipped a PO
+    without a product and the material was PUT straight onto the shipped PO."""
+    steps = [("mapper-common", {**MAPPER, "po_number_prefix": "S4-"}), ("target-common", target_config(url, tmp_path))]
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000041"
+    order["to_PurchaseOrderItem"]["results"][0].update(PurchaseOrderItem="00010", Material="")
+    assert pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path).returncode == 0
+    shipped = _ship(emulator, "S4-4700000041")
+    assert shipped["product_id"] is None
+    order["to_PurchaseOrderItem"]["results"][0].update(Material="M-41")
+    writes = len(_writes(sandbox))
+    run = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _writes(sandbox)[writes:] == []
+    assert emulator.data.find_po(shipped["id"])["product_id"] is None
+    [letter] = _letters(tmp_path)
+    assert letter["error_code"] == "UNWRITABLE"
+    assert "product_id None in Common, 'M-41' in the ERP's record" in letter["detail"], letter["detail"]
+
+
+def test_a_delivered_po_landed_for_the_live_item_is_not_ordered_again_under_its_own_number(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review29a H2 where Common's PO is already delivered: item 00010 (deleted, quantity 5) and item 00020 (live,
+    quantity 7, the same material) landed by ``refuse`` as ``S4-4700000042`` with item 20's values, then delivered.
+    Switched to ``split``: the cancellation is refused as past delivery, and item 20 is not created again as
+    ``S4-4700000042-00020`` either (a second order for goods already delivered)."""
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = "4700000042"
+    items = order["to_PurchaseOrderItem"]["results"]
+    items[0].update(PurchaseOrderItem="00010", PurchasingDocumentDeletionCode="L", OrderQuantity="5")
+    items.append(_s4_item(order, "00020", PurchasingDocumentDeletionCode="", OrderQuantity="7"))
+    refuse = {**MAPPER, "po_number_prefix": "S4-"}
+    target = ("target-common", target_config(url, tmp_path))
+    records = singer("A_PurchaseOrder", [order], ["PurchaseOrder"])
+    assert pipeline([("mapper-common", refuse), target], records, tmp_path).returncode == 0
+    po = emulator.data.find_po(_order_pos(emulator, "S4-4700000042")["S4-4700000042"]["id"])
+    po["status"] = "delivered"
+    emulator.data.save_po(po, created=False, update_type="po_updated", changes={})
+    second = pipeline([("mapper-common", {**refuse, "multi_line": "split"}), target], records, tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert {n: p["status"] for n, p in _order_pos(emulator, "S4-4700000042").items()} == {"S4-4700000042": "delivered"}
+    letters = {line["po_number"]: line["detail"] for line in _letters(tmp_path)}
+    assert "past delivery it cannot be cancelled" in letters["S4-4700000042"], letters
+    assert "is not created" in letters["S4-4700000042-00020"], letters
 
 
 def test_a_decimal_written_with_other_places_than_commons_is_unchanged_not_proposed(

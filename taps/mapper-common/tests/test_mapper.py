@@ -534,8 +534,8 @@ def test_split_keeps_the_orders_own_number_for_its_first_line_and_numbers_the_ot
     assert (mapped["po_number"], mapped["product_id"], mapped["status"]) == ("ORA-US-1001", "I1", "confirmed")
     grown = {**order, "lines": [line(2), line(1), line(3)]}
     landed = [template.map_record(p, "from_erp", options) for p in template.pieces(grown, "from_erp", options)]
-    assert [(m["po_number"], m["product_id"]) for m in landed] == [
-        ("ORA-US-1001/2", "I2"), ("ORA-US-1001", "I1"), ("ORA-US-1001/3", "I3")]  # fmt: skip
+    assert [(m["po_number"], m["product_id"]) for m in landed] == [  # the order's own number first (review29a H2)
+        ("ORA-US-1001", "I1"), ("ORA-US-1001/2", "I2"), ("ORA-US-1001/3", "I3")]  # fmt: skip
     back = template.map_record(mapped, "to_erp", options)
     assert back["OrderNumber"] == "US-1001"
     line_two = template.map_record({**mapped, "po_number": "ORA-US-1001/2"}, "to_erp", options)
@@ -682,6 +682,7 @@ def test_to_erp_that_skips_every_po_says_so_at_warning_with_the_upgrade_hint(tmp
     assert "WARNING" in line, line
     assert "none carried the prefix" in line
     assert "give this to_erp mapping the same" in line
+    assert "re-read from before the upgrade" in line  # review29a L3: the STATE has passed the skipped changes
 
 
 @pytest.mark.parametrize(("numbers", "reason"), [

@@ -149,9 +149,9 @@ def test_the_job_lands_orders_of_one_item_with_s4s_values(both: Sandbox, tmp_pat
     amendments = {a["po_number"]: a for a in both.emulator("common").data.amendments() if a["status"] == "proposed"}  # type: ignore[attr-defined]
     target_letters = tmp_path / "tc-dead.jsonl"
     refused = (
-        {json.loads(line)["record"]["po_number"] for line in target_letters.read_text().splitlines()}
+        {json.loads(line)["record"]["po_number"]: json.loads(line) for line in target_letters.read_text().splitlines()}
         if (target_letters.exists())
-        else set()
+        else {}
     )
     written = proposed = other_line = 0
     for number in single:
@@ -160,6 +160,11 @@ def test_the_job_lands_orders_of_one_item_with_s4s_values(both: Sandbox, tmp_pat
         po = after[number]
         if _another_line(before.get(number), item):  # review28h H1/M1: never turned into another line past pending
             assert number in refused, number
+            assert refused[number]["error_code"] == "UNWRITABLE", refused[number]  # review29a L4: why, not only that
+            detail = refused[number]["detail"]
+            if "the ERP cancelled PO" not in detail:  # a cancellation Common cannot take at all says so first
+                assert "not known to be the same line" in detail, detail
+                assert "product_id" in detail or "unit" in detail, detail
             assert po == before[number], number
             other_line += 1
             continue

@@ -4,9 +4,10 @@
 ``po_number``; created when absent; when present, only the fields that differ are sent, so a re-run changes
 nothing. The amendment workflow is respected: a PO that has left draft/pending (the supplier may have confirmed
 it) gets changes to quantity, unit price or delivery date as a *proposal* (``PUT propose-changes``), never
-overwritten; other fields are updated directly, but a record of another product or unit is another ERP line and is
-refused whole, and a total that the proposal's approval would not give is refused. ``supplier_number`` (an ERP
-supplier id) is resolved to Common's supplier company by its ``erp_supplier_id``.
+overwritten; other fields are updated directly, but a record not known to be the PO's ERP line (another product or
+unit; for a cancellation, another product, quantity, price or date) is refused whole, and so is, in that run, a new
+line of its order with the PO's product and unit; a total that the proposal's approval would not give is refused.
+``supplier_number`` (an ERP supplier id) is resolved to Common's supplier company by its ``erp_supplier_id``.
 
 ``amendments``: ``status: proposed`` proposes the changes on the PO named by ``po_number`` (unless the same
 proposal is open); ``approved``/``rejected`` decides the open proposal (nothing open and the PO already shows that
@@ -56,6 +57,16 @@ class RecordFailed(Exception):
 NUMERIC = frozenset({"quantity", "unit_price", "total_amount", "proposed_quantity", "proposed_unit_price"})
 
 
+def _same_line_value(name: str, ours: t.Any, theirs: t.Any) -> bool:
+    """Whether the record's ``name`` and Common's name the same line: units case-insensitively (S/4 spells them per
+    language and case); a record without one leaves Common's as it is, but a value where Common has none is a
+    difference (it would be written straight onto the PO, review29a L2)."""
+    if name in ("product_id", "unit"):
+        mine, common = (str(v).strip().upper() if v is not None else "" for v in (ours, theirs))
+        return not mine or mine == common
+    return _same(ours, theirs, name in NUMERIC)
+
+
 def _same(ours: t.Any, theirs: t.Any, numeric: bool = False) -> bool:
     """Whether the record's value ``ours`` is what Common holds; a decimal field compares as a number whatever its
     text (an ERP's ``4.1`` is Common's ``4.10``: as text it would propose an unchanged price on a confirmed PO)."""
@@ -80,6 +91,8 @@ class CommonSink(RecordSink):
         self._datelike = datelike_properties(self.schema)
         #: Why the record being processed is refused before it is sent (its field's path and the rule), or None.
         self._rejection: tuple[str, str] | None = None
+        #: po_number -> Common's PO, for POs refused in this run as not known to be the ERP record's line
+        self._unsettled: dict[str, dict[str, t.Any]] = {}
 
     def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         """Like the SDK's, but a record that fails the stream's schema, or whose date does not parse, is set aside
@@ -182,25 +195,62 @@ class CommonSink(RecordSink):
                 "first, then re-send the cancellation"
             )
 
-    @staticmethod
-    def _same_line(body: dict[str, t.Any], po: dict[str, t.Any]) -> None:
-        """Raise RecordFailed when a PO past pending would be turned into another ERP line (review28h H1, M1).
+    def _same_line(self, body: dict[str, t.Any], po: dict[str, t.Any]) -> None:
+        """Raise RecordFailed when a record might be another ERP line than the one Common's PO past pending stands
+        for (review28h H1, M1; review29a H1, M1, L2). Common has no field that carries the ERP's line, so it is
+        judged by the values (the PO is remembered, see ``_held_line``).
 
-        With ``multi_line: split`` the order's number stands for its lowest line as read, and that moves: the first
-        line deleted after ``refuse`` landed the order with its one live line, a line numbered below it added, the
-        first line removed. A record whose product or unit is not Common's is then another line: cancelling the PO
-        for it, or writing its product onto a PO the supplier may have confirmed or shipped, would be silent harm,
-        so nothing of it is written and it is lettered for a person to settle."""
+        With ``multi_line: split`` the order's number stands for its lowest line as read, and that moves (the first
+        line deleted after ``refuse`` landed the order with another live line, a line numbered below it added, the
+        first line removed). A cancellation is written only when the record's product, quantity, unit price and
+        delivery date are Common's (or Common approved an amendment since): a re-spelled unit does not stop it,
+        another line's cancellation of the same material does. Any other write needs Common's product and unit; a
+        record that brings a product to a PO without one is refused too (it would be PUT, not proposed)."""
         if po.get("status") in OPEN_STATUSES:
             return  # nothing promised yet: the PO takes the ERP's line as it is
-        for name in ("product_id", "unit"):
-            ours, theirs = body.get(name), po.get(name)
-            if ours is not None and theirs is not None and not _same(ours, theirs):
+        cancels = body.get("status") == "cancelled" and po.get("status") != "cancelled"
+        names: tuple[str, ...] = (
+            ("product_id", "quantity", "unit_price", "delivery_date") if cancels else ("product_id", "unit")
+        )
+        if cancels and po.get("amendment_status") == "approved":
+            names = ("product_id",)  # Common's commercial values are the approved amendment's, not the ERP's
+        differ = [n for n in names if not _same_line_value(n, body.get(n), po.get(n))]
+        if differ:
+            self._unsettled[str(po.get("po_number"))] = po  # also when refused below for another reason
+        if cancels:
+            self._cancellable(po)  # past delivery, or an amendment open: refused for that, more to the point
+        if not differ:
+            if cancels:
+                for name in ("product_id", "product_name", "unit"):
+                    body.pop(name, None)  # a cancellation writes the cancellation, nothing of another spelling
+            return
+        shown = "; ".join(f"{n} {po.get(n)!r} in Common, {body.get(n)!r} in the ERP's record" for n in differ)
+        what = "cancellation" if cancels else "record"
+        raise RecordFailed(
+            f"PO {po.get('po_number')} is {po.get('status')} in Common and the ERP's {what} for it differs ({shown}): "
+            "it is not known to be the same line, so nothing of the record is written (no cancellation, no "
+            "overwrite, no proposal). Causes: the ERP's line changed (a corrected material or unit; tap-sap-s4hana's "
+            "'language' re-spells units), or with multi_line split the order's lowest line moved (it was deleted "
+            "or removed, or a line numbered below it was added; then a new line of the order cannot land under this "
+            "number until it is settled). Settle in Common which line the PO stands for; if the ERP did cancel it, "
+            "cancel it in Common"
+        )
+
+    def _held_line(self, number: str, body: dict[str, t.Any]) -> None:
+        """Raise RecordFailed instead of creating ``number`` when it is a line (``<N><separator>...``) of a PO ``N``
+        refused in this run by ``_same_line`` and has its product and unit (review29a H2): ``N`` may already carry
+        this very line (``refuse`` landed it there, or it was ``N``'s first line before another moved in front), and
+        created, the supplier would be sent it a second time."""
+        for order, po in self._unsettled.items():
+            rest = number[len(order) :] if number.startswith(order) else ""
+            if not rest or rest[0].isalnum():
+                continue
+            if all(_same_line_value(n, body.get(n), po.get(n)) for n in ("product_id", "unit")):
                 raise RecordFailed(
-                    f"PO {po.get('po_number')} is {po.get('status')} in Common with {name} {theirs!r}; the ERP's "
-                    f"record for it has {ours!r}: not the same line (the ERP's first line was deleted or removed, "
-                    "or a line numbered below it was added), so the PO is neither cancelled nor overwritten and "
-                    "nothing of the record is written; settle in Common which line the PO stands for"
+                    f"PO {number} is not created: Common's PO {order} ({po.get('status')}) has the same product "
+                    f"{po.get('product_id')!r} and unit {po.get('unit')!r} and was refused in this run as not known "
+                    f"to be the same line, so it may already carry this line (with multi_line split, when the order's "
+                    f"lowest line moved); created, the supplier would get it twice. Settle {order} in Common first"
                 )
 
     def write_purchase_order(self, record: dict[str, t.Any]) -> None:
@@ -211,6 +261,8 @@ class CommonSink(RecordSink):
         existing = self.client.find_po(str(number))
         if existing is not None:
             self._same_line(body, existing)
+        else:
+            self._held_line(str(number), body)
         self._status(body, existing)
         if existing is None:
             try:
@@ -244,17 +296,23 @@ class CommonSink(RecordSink):
                 f"PO {number} is {existing['status']} in Common with total_amount {existing.get('total_amount')}; "
                 f"the ERP's is {held}: Common's amendments propose quantity, unit price and delivery date only, so "
                 "a total past pending is not written behind the supplier's back (the record's other changes were "
-                "written or proposed); settle the total in Common"
+                "written or proposed); "
+                + (
+                    f"the PO is {existing['status']}: settle the total with the supplier"
+                    if LIFECYCLE.get(str(existing["status"]), -1) >= LIFECYCLE["delivered"]
+                    else "settle the total in Common"
+                )
             )
 
     def _total_held(self, po: dict[str, t.Any], changed: dict[str, t.Any], total: t.Any) -> bool:
-        """Whether the ERP's ``total`` for ``po`` (past pending) must be lettered (review28h M2, L4): not when it is
-        what Common's approval of the quantity/price written or proposed with it gives (approval works the total out
-        as quantity x unit price, to the cent: an ordinary quantity change of a confirmed Fusion order moves its
-        Amount with it), and not on a cancelled, delivered or received PO, where no amendment can follow and the
-        total is left as Common has it (counted)."""
+        """Whether the ERP's ``total`` for ``po`` (past pending) must be lettered (review28h M2, L4; review29a M2): not
+        when it is what Common's approval of the quantity/price written or proposed with it gives (the emulator's
+        approval works the total out as quantity x unit price, half up to the cent; the plan does not say so, an
+        assumption about Common: an ordinary quantity change of a confirmed Fusion order moves its Amount with it),
+        and not on a cancelled PO, whose total no longer matters (counted). A delivered or received PO's total change
+        is lettered: a price correction after receipt is money the supplier and the buyer must settle."""
         before = po.get("status_before_amendment") if po.get("status") == "amendment_pending" else po.get("status")
-        if before == "cancelled" or LIFECYCLE.get(str(before), -1) >= LIFECYCLE["delivered"]:
+        if before == "cancelled":
             self.counts["total_left_to_common"] += 1
             return False
         if "quantity" not in changed and "unit_price" not in changed:

@@ -296,7 +296,9 @@ class CommonMapper(InlineMapper):
             # set to po_number_prefix "" on upgrading looks like: said loudly, as each change back is then dropped
             level, hint = (
                 (logging.WARNING, "; none carried the prefix: if the mapping landing this ERP's orders in Common "
-                 "runs without it (po_number_prefix \"\" after an upgrade), give this to_erp mapping the same")
+                 "runs without it (po_number_prefix \"\" after an upgrade), give this to_erp mapping the same and "
+                 "re-read from before the upgrade (the STATE has passed these changes); a run whose window held only "
+                 "other sources' POs says this too")
                 if not self.prefixed
                 else (logging.INFO, "")
             )  # fmt: skip

@@ -286,9 +286,10 @@ class Template:
         several lines, one copy per line (``LinePiece``), each holding that line alone (a deleted line too: its
         Common PO is cancelled, not left live). The order's first line (its lowest line number) keeps the order's
         own number, the others are ``<order><separator><line>``: so an order of one line lands as ``refuse`` lands
-        it (switching refuse -> split lands nothing twice, review27e H2), and one that grows lines keeps its PO,
-        whatever Common did with it since, and gains one per new line; nothing is ever renumbered, so nothing is
-        cancelled for it (review28f H1). An order without lines stays whole, so it is refused by name."""
+        it (switching refuse -> split lands no one-line order twice, review27e H2), and one that grows lines keeps its
+        PO, whatever Common did with it since, and gains one per new line; nothing is ever renumbered, so nothing is
+        cancelled for it (review28f H1). An order without lines stays whole, so it is refused by name. The first
+        line's piece comes first (target-common, review29a H2)."""
         if not (options.split and self.lines is not None and direction == "from_erp"):
             return [record]
         items = _as_list(record.get(self.lines.list))
@@ -306,6 +307,9 @@ class Template:
         if unsettled is None:
             first = min(range(len(items)), key=lambda i: int(str(numbers[i])))
             pieces[first].first = True
+            # sent first: target-common holds back a new line of an order whose own PO it refused as another line
+            # in the same run (review29a H2), so it must have seen the order's own number before the others
+            pieces.insert(0, pieces.pop(first))
         else:  # review28h L1: no first line is known, so every piece is refused (``map_record``); landed numbered
             # now, the true first line would land again under the order's own number once the order is well-formed
             for piece in pieces:
