@@ -156,3 +156,22 @@ def test_the_kept_answer_of_one_selection_is_not_served_for_another(
     assert {(r["GLAccount"], r["CostCenter"], r["CompanyCodeCurrency"]): Decimal(r["AmountInCompanyCodeCurrency"])
             for r in with_center} == dict(sums)  # fmt: skip
     assert len(with_center) == len(sums) > len(by_account_only)
+
+
+def test_the_journal_names_an_account_as_the_gl_account_text_set_does(url: str) -> None:
+    """SAP fills both from the account's short text (SKAT-TXT20): one spelling, not an upper-cased one on the
+    journal set (review29d L4)."""
+    texts = requests.get(
+        f"{url}/sap/opu/odata/sap/API_GLACCOUNTINCHARTOFACCOUNTS_SRV/A_GLAccountText",
+        params={"sap-client": SAP_CLIENT, "$format": "json", "$filter": "Language eq 'EN'"},
+        auth=(COMM_USER, COMM_PASSWORD),
+        timeout=30,
+    )
+    assert texts.status_code == 200, texts.text
+    short_text = {r["GLAccount"]: r["GLAccountName"] for r in texts.json()["d"]["results"]}
+    journal = rows(url, **{"$select": "GLAccount,GLAccountName,AmountInCompanyCodeCurrency"})
+    assert journal
+    assert {r["GLAccount"]: r["GLAccountName"] for r in journal} == {
+        r["GLAccount"]: short_text[r["GLAccount"]] for r in journal
+    }
+    assert any(name != name.upper() for name in short_text.values())
