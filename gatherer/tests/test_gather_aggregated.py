@@ -72,4 +72,5 @@ def test_balances_are_still_summed(s4: Sandbox, tmp_path: Path, monkeypatch: pyt
     answer = out.partition("\n\n")[0]
     assert "note:" not in answer, answer
     got = {key.strip(): Decimal(value) for key, _, value in (line.partition(":") for line in answer.splitlines()[2:])}
-    assert got and got == {k: v.quantize(Decimal("0.001")) for k, v in sorted(want.items())}, answer
+    assert got, answer
+    assert got == {k: v.quantize(Decimal("0.001")) for k, v in sorted(want.items())}, answer
