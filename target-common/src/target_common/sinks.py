@@ -63,6 +63,8 @@ def _same_line_value(name: str, ours: t.Any, theirs: t.Any) -> bool:
     difference (it would be written straight onto the PO, review29a L2)."""
     if name in ("product_id", "unit"):
         mine, common = (str(v).strip().upper() if v is not None else "" for v in (ours, theirs))
+        if not mine and name == "product_id":
+            return not common  # a line without a product (an S/4 text item) is not a line of Common's product
         return not mine or mine == common
     return _same(ours, theirs, name in NUMERIC)
 
@@ -203,17 +205,21 @@ class CommonSink(RecordSink):
         With ``multi_line: split`` the order's number stands for its lowest line as read, and that moves (the first
         line deleted after ``refuse`` landed the order with another live line, a line numbered below it added, the
         first line removed). A cancellation is written only when the record's product, quantity, unit price and
-        delivery date are Common's (or Common approved an amendment since): a re-spelled unit does not stop it,
-        another line's cancellation of the same material does. Any other write needs Common's product and unit; a
-        record that brings a product to a PO without one is refused too (it would be PUT, not proposed)."""
+        delivery date are Common's (also after an approved amendment: ``amendment_status`` tells only the PO's last
+        decision, review29k H1; the ERP carries the approved values once they are sent back): a re-spelled unit does
+        not stop it, another line's cancellation of the same material does. Any other write needs Common's product
+        and unit; a record that brings a product to a PO without one, or none to a PO with one (an S/4 text item
+        inserted in front, review29k M1), is refused too. Cancelled on both sides: nothing to judge (M2)."""
         if po.get("status") in OPEN_STATUSES:
             return  # nothing promised yet: the PO takes the ERP's line as it is
         cancels = body.get("status") == "cancelled" and po.get("status") != "cancelled"
         names: tuple[str, ...] = (
             ("product_id", "quantity", "unit_price", "delivery_date") if cancels else ("product_id", "unit")
         )
-        if cancels and po.get("amendment_status") == "approved":
-            names = ("product_id",)  # Common's commercial values are the approved amendment's, not the ERP's
+        if po.get("status") == "cancelled" and body.get("status") == "cancelled":
+            for name in ("product_id", "product_name", "unit"):
+                body.pop(name, None)  # cancelled on both sides: nothing promised, nothing to settle (review29k M2)
+            return
         differ = [n for n in names if not _same_line_value(n, body.get(n), po.get(n))]
         if differ:
             self._unsettled[str(po.get("po_number"))] = po  # also when refused below for another reason
