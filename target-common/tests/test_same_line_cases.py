@@ -1,5 +1,5 @@
-"""The "same line" guard past pending (review29k H1, M1, M2): an approved amendment does not switch it off, a line
-without a product is not a line of Common's product, and a PO cancelled on both sides is left alone. Through the
+"""The "same line" guard past pending (review29k H1, M2): an approved amendment does not switch it off, and a PO
+cancelled on both sides is left alone. Through the
 real mapper-common and target-common CLIs against the Common emulator."""
 
 from __future__ import annotations
@@ -46,34 +46,6 @@ def test_an_approved_amendment_does_not_let_another_line_s_cancellation_through(
     assert "quantity" in refused["detail"], refused["detail"]
     assert "delivery_date" in refused["detail"], refused["detail"]
     assert "Settle S4-4700000052 in Common first" in letters["S4-4700000052-00020"]["detail"]
-
-
-def test_a_text_item_inserted_in_front_is_not_written_onto_a_shipped_po(
-    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
-) -> None:
-    """review29k M1: a record without a product counted as the same line as any product: an S/4 text item
-    ("Freight") inserted as item 00005 had its name PUT onto the shipped PO and its quantity proposed, and the old
-    first line was created again as ``-00010``. Now it is lettered and nothing is written or created."""
-    steps = [("mapper-common", SPLIT), ("target-common", target_config(url, tmp_path))]
-    [order] = s4_orders(emulator, 1)
-    order["PurchaseOrder"] = "4700000054"
-    order["to_PurchaseOrderItem"]["results"][0]["PurchaseOrderItem"] = "00010"
-    assert pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path).returncode == 0
-    shipped = _ship(emulator, "S4-4700000054")
-    unit = order["to_PurchaseOrderItem"]["results"][0]["PurchaseOrderQuantityUnit"]
-    freight = _s4_item(
-        order, "00005", Material="", PurchaseOrderItemText="Freight", OrderQuantity="1", PurchaseOrderQuantityUnit=unit
-    )
-    order["to_PurchaseOrderItem"]["results"].insert(1, freight)
-    run = pipeline(steps, singer("A_PurchaseOrder", [order], ["PurchaseOrder"]), tmp_path)
-    assert run.returncode == 0, run.stderr
-    now = emulator.data.find_po(shipped["id"])
-    assert {k: now[k] for k in ("product_name", "quantity", "status")} == {
-        k: shipped[k] for k in ("product_name", "quantity", "status")
-    }
-    assert emulator.data.open_amendment(shipped["id"]) is None
-    assert set(_order_pos(emulator, "S4-4700000054")) == {"S4-4700000054"}
-    assert any(x["po_number"] == "S4-4700000054" and "product_id" in x["detail"] for x in _letters(tmp_path))
 
 
 def test_a_po_cancelled_on_both_sides_is_left_alone_when_its_unit_is_re_spelled(

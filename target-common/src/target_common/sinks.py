@@ -63,8 +63,6 @@ def _same_line_value(name: str, ours: t.Any, theirs: t.Any) -> bool:
     difference (it would be written straight onto the PO, review29a L2)."""
     if name in ("product_id", "unit"):
         mine, common = (str(v).strip().upper() if v is not None else "" for v in (ours, theirs))
-        if not mine and name == "product_id":
-            return not common  # a line without a product (an S/4 text item) is not a line of Common's product
         return not mine or mine == common
     return _same(ours, theirs, name in NUMERIC)
 
@@ -208,8 +206,8 @@ class CommonSink(RecordSink):
         delivery date are Common's (also after an approved amendment: ``amendment_status`` tells only the PO's last
         decision, review29k H1; the ERP carries the approved values once they are sent back): a re-spelled unit does
         not stop it, another line's cancellation of the same material does. Any other write needs Common's product
-        and unit; a record that brings a product to a PO without one, or none to a PO with one (an S/4 text item
-        inserted in front, review29k M1), is refused too. Cancelled on both sides: nothing to judge (M2)."""
+        and unit; a record that brings a product to a PO without one is refused too. Cancelled on both sides:
+        nothing to judge (M2)."""
         if po.get("status") in OPEN_STATUSES:
             return  # nothing promised yet: the PO takes the ERP's line as it is
         cancels = body.get("status") == "cancelled" and po.get("status") != "cancelled"
@@ -217,8 +215,8 @@ class CommonSink(RecordSink):
             ("product_id", "quantity", "unit_price", "delivery_date") if cancels else ("product_id", "unit")
         )
         if po.get("status") == "cancelled" and body.get("status") == "cancelled":
-            for name in ("product_id", "product_name", "unit"):
-                body.pop(name, None)  # cancelled on both sides: nothing promised, nothing to settle (review29k M2)
+            for name in [n for n in body if n != "status"]:
+                del body[name]  # cancelled on both sides: nothing promised, nothing to settle or write (review29k M2)
             return
         differ = [n for n in names if not _same_line_value(n, body.get(n), po.get(n))]
         if differ:
