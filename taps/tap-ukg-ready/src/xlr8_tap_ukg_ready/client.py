@@ -310,7 +310,6 @@ class ReportStream(ReadyBaseStream):
         build: t.Callable[[list[str]], dict[str, t.Any]] | None = None
         build_block: t.Any = None
         width = number = 0
-        where = f"ukg ready report {self.report.name!r} ({self.report.path})"
         dates = [name for name, kind in self.column_types.items() if kind in reports.DATE_KINDS]
         blocks = reports.proven_blocks(client.report_blocks(self.report), dates, self.settings.report_date_format)
         for names, block in blocks:  # none before the report proves its day/month order as set (or ends)
@@ -332,6 +331,7 @@ class ReportStream(ReadyBaseStream):
             for cells in block:
                 number += 1
                 if len(cells) != width:  # review29h M1: never a row landed with cells missing or dropped
+                    where = f"ukg ready report {self.report.name!r} ({self.report.path})"
                     raise reports.row_width_error(where, number, len(cells), width)
                 if build is not None:
                     yield [build(cells)], False
