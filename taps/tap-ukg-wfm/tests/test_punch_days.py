@@ -130,11 +130,7 @@ def test_night_shifts_with_a_meal_break_land_on_their_start_day_in_overlapping_r
     ``longest_shift_hours`` (the documented risk, review28i H1): the tenant without 24-hour shifts sets it under a
     day (20 here), and the next in punch starts its own shift. ``chain-capped`` (review28i M1): with a break
     setting above the rest between two shifts (16 h), short gaps chained every shift of a call onto its first day;
-    nothing joins a shift past ``longest_shift_hours`` (20) from its first punch, so each day keeps its own.
-    review29g H1: a missed meal-in (or out) punch puts the turns of that person's later shifts in the same call off,
-    so their punches may land on an earlier day (never a later one) until the run whose window starts on their day:
-    each run's days are exact except there (``_wrong_days``), run 2's 23 Dec shifts are exact, and no punch is marked
-    deleted."""
+    nothing joins a shift past ``longest_shift_hours`` (20) from its first punch, so each day keeps its own."""
     truths = tmp_path / "truths.duckdb"
     rewrite = (
         _untyped_missing_out(untyped, None, "20251222") if missed == "24h" else _untyped_missing_out(untyped, missed)

@@ -131,20 +131,18 @@ PRODUCT_SETTINGS = th.PropertiesList(
         th.IntegerType,
         default=SHIFT_BREAK_HOURS,
         description="Punches answered without their day (UKG's punch has no applyDate) take their shift's: punches "
-        "pair by turns (in, out); after an out punch, a punch less than this many hours later is in the same shift "
-        "(meal and rest breaks), a longer gap starts a new shift on its own day (untyped, so does the out punch "
-        "after a missed meal-in past it: see the README's known limits). It must be shorter than the shortest rest "
-        "between two shifts (a close then an open) and than longest_shift_hours (1-16).",
+        "pair by turns (in, out) within longest_shift_hours; after an out punch, a punch less than this many hours "
+        "later is in the same shift (meal and rest breaks), a longer gap starts a new shift. It must be shorter "
+        "than the shortest rest between two shifts (a close then an open) and than longest_shift_hours (1-16).",
     ),
     th.Property(
         "longest_shift_hours",
         th.IntegerType,
         default=LONGEST_SHIFT_HOURS,
-        description="An open in punch is closed by the next untyped or out punch within this many hours of it "
-        "(12-hour nights, 24-hour shifts with handover); after an out punch nothing joins a shift past it from the "
-        "shift's first punch, and past it an open in punch is taken as a missed out punch (the turns re-sync). "
-        "Without 24-hour shifts it can be set under a day (e.g. 20): an in punch the day after a missed out punch "
-        "is then less often taken as its out (2-96, above shift_break_hours).",
+        description="Longest span of a shift from its first punch: an open in punch is closed by the next punch "
+        "within it (24-hour shifts with handover), nothing joins a shift past it, and past it an open in punch is "
+        "taken as a missed out punch. Without 24-hour shifts set it under a day (e.g. 20): an in punch the day "
+        "after a missed out punch is then not taken as its out (2-96, above shift_break_hours).",
     ),
     th.Property("accruals_as_of", th.DateType, description="Date of the accrual balances (default: end_date)."),
     th.Property(
