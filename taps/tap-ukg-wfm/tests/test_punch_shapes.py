@@ -117,10 +117,10 @@ def test_an_untyped_out_punch_long_after_the_punch_before_it_is_not_marked_delet
         before = {p: max(at for q, (_, at) in sent.items() if q.endswith(p[3:]) and q != p) for p in nights}
         long_out = {p for p in nights if _hours(sent[p][1], before[p]) >= 7.5}
         assert long_out, "no reshaped night whose out punch comes long after the punch before it"
+        assert {p: sent[p][0] for p in sent if p.endswith(tag)} == {p: _day(p) for p in sent if p.endswith(tag)}
         _land(singer, truths, tmp_path)
         second = _sync_cli(proxy.url, tmp_path, {"punches"}, start_date=after, end_date=end, **settings).stdout
     _land(second, truths, tmp_path)
     again = _days(second)
     assert not any(p.endswith(tag) for p in again)  # run 2 is answered without the nights' shifts
     assert _marks(truths, "punches") == (len(sent.keys() | again.keys()), 0)
-    assert {p: sent[p][0] for p in sent if p.endswith(tag)} == {p: _day(p) for p in sent if p.endswith(tag)}
