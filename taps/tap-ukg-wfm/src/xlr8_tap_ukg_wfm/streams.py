@@ -253,9 +253,11 @@ def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str 
     return day
 
 
-def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> datetime | None:
+def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> tuple[datetime, datetime] | None:
     """A punch's tenant-local wall time (``roundedPunchDtm``, else ``punchDtm``; one given with an offset is taken
-    to ``zone``), None when it has neither or neither reads as a date-time."""
+    to ``zone``) and its instant (UTC: gaps are measured in real hours, so a DST night's wall clock neither adds nor
+    takes an hour, review28i L2; a wall time without an offset is read at ``zone``'s, the repeated fall-back hour at
+    its first), None when it has neither or neither reads as a date-time."""
     for field in ("roundedPunchDtm", "punchDtm"):
         text = punch.get(field)
         if not text:
@@ -264,7 +266,8 @@ def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> datetime | None:
             moment = datetime.fromisoformat(str(text))
         except ValueError:
             continue
-        return moment if moment.tzinfo is None else moment.astimezone(zone).replace(tzinfo=None)
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+        return aware.astimezone(zone).replace(tzinfo=None), aware.astimezone(UTC)
     return None
 
 
@@ -291,28 +294,18 @@ def _punch_days(
     applies a shift to the day it starts (on their own clock days a night shift's later punches fell outside a
     window starting the next day, announced whole: landed punches were marked deleted, audit wfm28 H1).
 
-    In time order, punches pair by turns (in, out, in, ...) or by ``typeOverride`` where given. An open in punch
-    is closed by the next untyped or out punch within ``longest`` of that in punch (review29g H1: measured from the
-    open in punch, not from the shift's first, so a night's out punch after an early meal, a 24-hour shift's after
-    its meal, the night half of a same-day double stay on the shift's day); a typed in punch only within ``breaks``.
-    A punch after an out punch stays in the shift when it comes less than ``breaks`` later and within ``longest`` of
-    the shift's first punch (a meal or rest break; the cap ends a chain of short gaps, review28i M1), or when it is a
-    typed out punch within ``longest`` of the shift's last in punch (a missed meal-in: an out cannot open a shift).
-    Any other punch, and a "New Shift" punch, starts a shift on its own tenant-local day as its in punch: past
-    ``longest`` an open in punch is taken as a missed out punch (UKG's everyday exception) and the turns re-sync
-    (review28g M1).
-
-    Where a rule must guess, it guesses the earlier day: a punch put on an earlier day than its shift's is put right
-    in place by the run whose window starts on its shift's day (that shift is then its call's first), while one put
-    on a later day is announced whole without it by the next run and marked deleted. Left, documented in the README:
-    an untyped missed meal-in followed by ``breaks`` or more to the out punch, and a missed out punch followed by an
-    in punch within ``longest`` (paired as its out: a wrong earlier day until that run). Gaps are measured on the
-    tenant's wall clock (``_punch_moment``'s local time): punch times usually come without an offset, and a naive
-    time in the repeated fall-back hour cannot be placed on the instant line, so the wall clock is the one measure
-    every answer gives alike; the hour a DST night adds or takes changes no pairing that matters for loss (closing
-    an in punch allows ``longest``). Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable
-    punch time.
-    """
+    In time order, punches pair by turns (in, out, in, ...) or by ``typeOverride`` where given. A punch after an
+    open in punch closes it: untyped, any punch within ``longest`` of the shift's first punch when that is the open
+    one (review28i H1: a 12-hour night with its meal auto-deducted is two punches 12 h apart, one shift), else
+    within ``breaks`` of the previous (after a break's return: a missed meal-in must not pair the next night's in
+    punch as this shift's out); typed, an out punch within ``longest`` or any punch within ``breaks`` of the
+    previous. A punch after an out punch stays in the shift when it comes less than ``breaks`` later (a meal or
+    rest break). Nothing joins a shift past ``longest`` from its start (a chain of
+    short gaps is bounded, M1), nor a "New Shift" punch. Any other punch starts a shift on its own tenant-local day
+    as its in punch: past ``longest`` an open in punch is taken as a missed out punch (UKG's everyday exception) and
+    the turns re-sync (review28g M1). Left: an untyped in punch within ``longest`` after a missed out punch is taken
+    as that shift's out (a 24-hour shift looks the same); the README names the remedy (``longest_shift_hours``).
+    Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable punch time."""
     told = [as_date(punch.get("applyDate")) for punch in punches]
     if None not in told:
         return t.cast("list[str]", told)  # every day given: nothing to derive (the usual answer costs no more)
@@ -321,7 +314,7 @@ def _punch_days(
     for n, (punch, given) in enumerate(zip(punches, told, strict=True)):
         stamp = _punch_moment(punch, zone)
         if stamp is not None:
-            timed.append((stamp, n, given))
+            timed.append((stamp[1], n, given, stamp[0]))
         elif given is not None:
             days[n] = given
         else:
@@ -329,25 +322,23 @@ def _punch_days(
                 f"punches: the punch {punch.get('id')!r} of person {person} came without its 'applyDate', nor a "
                 "readable 'punchDtm' or 'roundedPunchDtm' to tell it by: the day it belongs to"
             )
-    start = last = opened = datetime.min  # the shift's first punch, the previous punch, the shift's last in punch
+    start: datetime | None = None  # the current shift's first punch (UTC)
+    last = start
     day = ""
     on_clock = False  # an in punch is open
-    for moment, n, given in sorted(timed, key=itemgetter(0, 1)):
+    alone = False  # the open in punch is the shift's first (nothing between: the next punch is its out)
+    for moment, n, given, local in sorted(timed, key=itemgetter(0, 1)):
         typed = _punch_kind(punches[n])
-        if not day or typed == "new":
-            joins = False
-        elif on_clock:
-            joins = moment - last < breaks or (typed != "in" and moment - opened <= longest)
-        else:
-            joins = (moment - last < breaks and moment - start <= longest) or (
-                typed == "out" and moment - opened <= longest
-            )
+        joins = False
+        if start is not None and last is not None and typed != "new" and moment - start <= longest:
+            closes = typed == "out" if typed else alone  # after a break, untyped, the gap rule (a missed meal-in)
+            joins = moment - last < breaks or (on_clock and closes)
         if joins:
             kind = typed or ("out" if on_clock else "in")
+            alone = False
         else:
-            start, day, kind = moment, moment.date().isoformat(), "out" if typed == "out" else "in"
-        if kind != "out":
-            opened = moment
+            start, day, kind = moment, local.date().isoformat(), "out" if typed == "out" else "in"
+            alone = kind == "in"
         days[n] = given or day
         last, on_clock = moment, kind != "out"
     return t.cast("list[str]", days)
