@@ -803,7 +803,17 @@ class SchedulesStream(WindowedStream):
 
     def _shifts(self, answer: t.Any) -> t.Iterator[dict[str, t.Any]]:
         s = self.settings
-        for shift in listed_rows(answer, "shifts", f"ukg_wfm stream {self.name!r} ({self.window_path})"):
+        if type(answer) is dict and "shifts" not in answer:
+            # review29g M2: whether UKG leaves out an empty list is not documented; an object answer without
+            # ``shifts`` is no shifts, as a timecard without its list is "not told" (``_carded``): it announces
+            # nobody (``_scheduled``), so no landed shift is marked deleted by it
+            return
+        where = f"ukg_wfm stream {self.name!r} ({self.window_path})"
+        try:
+            shifts = listed_rows(answer, "shifts", where)
+        except AnswerShapeError as error:
+            raise AnswerShapeError(f"{error}; deselect stream 'schedules' to read the others", path=where) from None
+        for shift in shifts:
             segments = shift.get("segments") or []
             path = ref(segments[0].get("orgJobRef")) if segments else None
             start, end = self.utc(shift.get("startDateTime")), self.utc(shift.get("endDateTime"))
@@ -930,6 +940,14 @@ class AccrualsStream(UkgWfmStream):
     def children(answer: t.Any) -> list[dict[str, t.Any]]:
         """The page's rows, ``data.children``; an answer without them (a gateway's page, a changed shape) is an
         ``AnswerShapeError`` naming the path and key, not "no rows" (the read then ended well with nothing landed)."""
+        if type(answer) is dict and type(answer.get("data")) is not dict:
+            got = "has no 'data'" if "data" not in answer else f"has 'data' as {json_kind(answer['data'])}"
+            raise AnswerShapeError(
+                f"ukg_wfm stream 'accruals' ({DATA_PATH}): the answer {got}, where the rows come as a list under "
+                "'data.children' (an empty list when there are none); an answer in another shape is not read as no "
+                "rows, so the stream stops here (review29g L2)",
+                path=DATA_PATH,
+            )
         data = answer.get("data") if type(answer) is dict else answer
         return listed_rows(data, "children", f"ukg_wfm stream 'accruals' ({DATA_PATH}, data)")
 
