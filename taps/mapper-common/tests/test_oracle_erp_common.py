@@ -288,3 +288,119 @@ def test_a_line_cancelled_on_an_open_order_cancels_its_po_while_common_can_and_l
     assert live
     assert all(after[n]["status"] == "confirmed" for n in live)  # the orders' other lines stay live
     assert {n: after[n] for n in live if n in before} == {n: before[n] for n in live if n in before}
+
+
+def _letters(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+#: refuse (the default) with ``ORA-`` numbers and a mapper dead-letter file, as an operator runs it
+REFUSE_ORA = {**FROM_ORACLE, "po_number_prefix": "ORA-", "price_rounding": "half_up"}
+SPLIT_ORA = {**REFUSE_ORA, "multi_line": "split"}
+
+
+def test_an_order_refuse_landed_is_cancelled_when_the_buyer_cancels_every_line(both: Sandbox, tmp_path: Path) -> None:
+    """review29f M1 (scratch f1): ``refuse`` lands an OPEN order whose lowest line is live and the other cancelled;
+    when the buyer then cancels the whole order (every line's ``CancelFlag`` true, the order CANCELED) Common's PO
+    is cancelled, with the values it was landed with. Before, the order was refused as "lines has 2 items" and
+    Common's PO stayed confirmed: the supplier could ship an order the buyer cancelled."""
+    order = next(o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 2
+                 and o["lines"][1]["CancelFlag"] is True)  # fmt: skip
+    assert order["lines"][0]["LineNumber"] < order["lines"][1]["LineNumber"]
+    common = both.emulator("common")
+    assert isinstance(common, CommonEmulator)
+    common.reset()
+    refuse = {**REFUSE_ORA, "dead_letter_path": str(tmp_path / "mc-dead.jsonl")}
+    target = ("target-common", common_target(both, tmp_path))
+    runs = piped(tmp_path, singer_orders([order]), ("mapper-common", refuse), target)
+    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    number = "ORA-" + order["OrderNumber"]
+    landed = {p["po_number"]: p for p in common.data.purchase_orders() if p["po_number"].startswith(number)}
+    assert set(landed) == {number}
+    assert landed[number]["status"] == "confirmed"
+    assert landed[number]["product_id"] == order["lines"][0]["Item"]
+    gone = {**order, "StatusCode": "CANCELED", "Status": "Canceled",
+            "lines": [{**x, "CancelFlag": True} for x in order["lines"]]}  # fmt: skip
+    runs = piped(tmp_path, singer_orders([gone]), ("mapper-common", refuse), target)
+    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    after = {p["po_number"]: p for p in common.data.purchase_orders() if p["po_number"].startswith(number)}
+    assert set(after) == {number}
+    assert after[number]["status"] == "cancelled"
+    assert {k: after[number][k] for k in ("product_id", "quantity", "unit_price")} == {
+        k: landed[number][k] for k in ("product_id", "quantity", "unit_price")}  # fmt: skip
+    assert _letters(tmp_path / "mc-dead.jsonl") == []
+    assert _letters(tmp_path / "tc-dead.jsonl") == []
+
+
+@pytest.mark.parametrize("equal", [False, True], ids=["other-quantity", "equal-values"])
+def test_an_order_whose_lowest_line_is_cancelled_is_refused_by_name_and_split_lands_it_once(
+    both: Sandbox, tmp_path: Path, equal: bool
+) -> None:
+    """review29f H1 (scratch f2, f3): line 1 cancelled (the same item as line 2: an item ordered on two lines,
+    with another quantity, or with every value equal), line 2 live. ``refuse`` does not land it under the order's
+    own number with line 2's values (``split`` later reads that number as line 1, cancels the PO, shipped or not,
+    and creates line 2 again as ``<order>/2``): the mapper letters the order by name, saying ``split`` lands it;
+    ``split`` then lands line 1 cancelled under the order's number and line 2 once, as ``<order>/2``. Before, refuse
+    landed ``<order>`` with line 2's values and the switch cancelled it and ordered its goods a second time."""
+    order = next(o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 2)
+    first, second = order["lines"]
+    names = ("Item", "UOMCode", "UOM", "Description")
+    if equal:
+        names += ("Quantity", "Price", "Amount", "schedules")
+    same = {k: second[k] for k in names}
+    order = {**order, "lines": [{**first, **same, "CancelFlag": True, "CancelReason": "dup"},
+                                {**second, "CancelFlag": False}]}  # fmt: skip
+    common = both.emulator("common")
+    assert isinstance(common, CommonEmulator)
+    common.reset()
+    refuse = {**REFUSE_ORA, "dead_letter_path": str(tmp_path / "mc-dead.jsonl")}
+    target = ("target-common", common_target(both, tmp_path))
+    runs = piped(tmp_path, singer_orders([order]), ("mapper-common", refuse), target)
+    assert [r.returncode for r in runs] == [1, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    assert "1 record(s) the template 'oracle_erp' cannot carry" in runs[0].stderr
+    number = "ORA-" + order["OrderNumber"]
+    assert not [p for p in common.data.purchase_orders() if p["po_number"].startswith(number)]
+    (letter,) = _letters(tmp_path / "mc-dead.jsonl")
+    text = json.dumps(letter)
+    assert order["OrderNumber"] in text
+    assert f"its lowest line (LineNumber {first['LineNumber']}) is cancelled" in text
+    assert f"multi_line: split lands the live line as <order>/{second['LineNumber']}" in text
+
+    runs = piped(tmp_path, singer_orders([order]), ("mapper-common", SPLIT_ORA), target)
+    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    after = {p["po_number"]: p for p in common.data.purchase_orders() if p["po_number"].startswith(number)}
+    assert set(after) == {number, f"{number}/{second['LineNumber']}"}
+    assert after[number]["status"] == "cancelled"
+    live = after[f"{number}/{second['LineNumber']}"]
+    assert live["status"] == "confirmed"
+    assert (live["product_id"], Decimal(live["quantity"])) == (second["Item"], Decimal(str(second["Quantity"])))
+    assert _letters(tmp_path / "tc-dead.jsonl") == []
+
+
+def test_a_cancellation_onto_a_po_with_an_approved_amendment_writes_the_status_alone(
+    both: Sandbox, tmp_path: Path
+) -> None:
+    """review29f L5: Fusion cancels the one line of an order Common holds confirmed with an approved amendment (its
+    quantity is the amendment's, not the ERP's). The PO is cancelled and nothing else is written or proposed, so no
+    letter. Before, target-common PUT the status, then proposed the ERP's quantity onto the PO it had just cancelled:
+    Common's 409 "cannot amend a cancelled purchase order" was lettered and hid that the cancellation landed."""
+    order = next(o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 1)
+    common = both.emulator("common")
+    assert isinstance(common, CommonEmulator)
+    common.reset()
+    target = ("target-common", common_target(both, tmp_path))
+    runs = piped(tmp_path, singer_orders([order]), ("mapper-common", REFUSE_ORA), target)
+    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    number = "ORA-" + order["OrderNumber"]
+    po = common.data.find_po({p["po_number"]: p for p in common.data.purchase_orders()}[number]["id"])
+    amended = Decimal(po["quantity"]) + 1
+    po.update(status="shipped", amendment_status="approved", quantity=f"{amended:.3f}")
+    common.data.save_po(po, created=False, update_type="po_updated", changes={})
+    cancelled = {**order, "lines": [{**order["lines"][0], "CancelFlag": True, "CancelReason": "not needed"}]}
+    runs = piped(tmp_path, singer_orders([cancelled]), ("mapper-common", REFUSE_ORA), target)
+    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    after = {p["po_number"]: p for p in common.data.purchase_orders()}[number]
+    assert after["status"] == "cancelled"
+    assert Decimal(after["quantity"]) == amended
+    assert after["amendment_status"] == "approved"
+    assert _letters(tmp_path / "tc-dead.jsonl") == []
