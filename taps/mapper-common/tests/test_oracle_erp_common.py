@@ -404,3 +404,22 @@ def test_a_cancellation_onto_a_po_with_an_approved_amendment_writes_the_status_a
     assert Decimal(after["quantity"]) == amended
     assert after["amendment_status"] == "approved"
     assert _letters(tmp_path / "tc-dead.jsonl") == []
+
+
+def test_a_cancel_flag_spelled_as_text_reads_as_the_boolean(both: Sandbox, tmp_path: Path) -> None:
+    """review29f L4 through the mapper-common CLI: a source that writes the line's ``CancelFlag`` as text (an
+    extract's Y/N, or "TRUE"/"true") cancels the line as the JSON boolean does, case-insensitively; "N"/"false" keep
+    it live. Before, only ``true`` and the text "true" matched: a "Y" line read as live and the order was refused as
+    two lines (or, with split, the cancelled line landed confirmed with its money)."""
+    twos = [o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 2]
+    spellings = [("N", "Y"), ("false", "TRUE"), ("n", "y"), ("FALSE", "True")]
+    assert len(twos) >= len(spellings)
+    orders = [{**o, "lines": [{**o["lines"][0], "CancelFlag": live}, {**o["lines"][1], "CancelFlag": gone}]}
+              for o, (live, gone) in zip(twos, spellings, strict=False)]  # fmt: skip
+    (run,) = piped(tmp_path, singer_orders(orders), ("mapper-common", REFUSE_ORA))
+    assert run.returncode == 0, run.stderr[-3000:]
+    messages = [json.loads(x) for x in run.stdout.splitlines() if x.startswith("{")]
+    out = [m["record"] for m in messages if m["type"] == "RECORD"]
+    assert [(r["po_number"], r["product_id"], r["status"]) for r in out] == [
+        ("ORA-" + o["OrderNumber"], o["lines"][0]["Item"], "confirmed") for o in orders
+    ]
