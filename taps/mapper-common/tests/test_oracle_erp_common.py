@@ -299,6 +299,15 @@ REFUSE_ORA = {**FROM_ORACLE, "po_number_prefix": "ORA-", "price_rounding": "half
 SPLIT_ORA = {**REFUSE_ORA, "multi_line": "split"}
 
 
+def _fresh_common(both: Sandbox, tmp_path: Path) -> tuple[CommonEmulator, dict[str, Any], tuple[str, dict[str, Any]]]:
+    """Common reset, and the refuse mapper (letters in ``mc-dead.jsonl``) and target steps for ``piped``."""
+    common = both.emulator("common")
+    assert isinstance(common, CommonEmulator)
+    common.reset()
+    refuse = {**REFUSE_ORA, "dead_letter_path": str(tmp_path / "mc-dead.jsonl")}
+    return common, refuse, ("target-common", common_target(both, tmp_path))
+
+
 def test_an_order_refuse_landed_is_cancelled_when_the_buyer_cancels_every_line(both: Sandbox, tmp_path: Path) -> None:
     """review29f M1 (scratch f1): ``refuse`` lands an OPEN order whose lowest line is live and the other cancelled;
     when the buyer then cancels the whole order (every line's ``CancelFlag`` true, the order CANCELED) Common's PO
@@ -307,11 +316,7 @@ def test_an_order_refuse_landed_is_cancelled_when_the_buyer_cancels_every_line(b
     order = next(o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 2
                  and o["lines"][1]["CancelFlag"] is True)  # fmt: skip
     assert order["lines"][0]["LineNumber"] < order["lines"][1]["LineNumber"]
-    common = both.emulator("common")
-    assert isinstance(common, CommonEmulator)
-    common.reset()
-    refuse = {**REFUSE_ORA, "dead_letter_path": str(tmp_path / "mc-dead.jsonl")}
-    target = ("target-common", common_target(both, tmp_path))
+    common, refuse, target = _fresh_common(both, tmp_path)
     runs = piped(tmp_path, singer_orders([order]), ("mapper-common", refuse), target)
     assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
     number = "ORA-" + order["OrderNumber"]
@@ -344,17 +349,13 @@ def test_an_order_whose_lowest_line_is_cancelled_is_refused_by_name_and_split_la
     landed ``<order>`` with line 2's values and the switch cancelled it and ordered its goods a second time."""
     order = next(o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 2)
     first, second = order["lines"]
-    names = ("Item", "UOMCode", "UOM", "Description")
+    names: tuple[str, ...] = ("Item", "UOMCode", "UOM", "Description")
     if equal:
         names += ("Quantity", "Price", "Amount", "schedules")
     same = {k: second[k] for k in names}
     order = {**order, "lines": [{**first, **same, "CancelFlag": True, "CancelReason": "dup"},
                                 {**second, "CancelFlag": False}]}  # fmt: skip
-    common = both.emulator("common")
-    assert isinstance(common, CommonEmulator)
-    common.reset()
-    refuse = {**REFUSE_ORA, "dead_letter_path": str(tmp_path / "mc-dead.jsonl")}
-    target = ("target-common", common_target(both, tmp_path))
+    common, refuse, target = _fresh_common(both, tmp_path)
     runs = piped(tmp_path, singer_orders([order]), ("mapper-common", refuse), target)
     assert [r.returncode for r in runs] == [1, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
     assert "1 record(s) the template 'oracle_erp' cannot carry" in runs[0].stderr
