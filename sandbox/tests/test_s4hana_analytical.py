@@ -113,3 +113,65 @@ def test_what_the_analytical_engine_refuses(url: str) -> None:
         answer = get(url, "A_JournalEntryItemBasic", **params)
         assert answer.status_code == 400, params
         assert answer.json()["error"]["code"].startswith("/IWBEP/CM_MGW_RT/"), params
+
+
+def test_shuffled_ties_differ_per_window_and_a_full_order_does_not(url: str, emulator: Any) -> None:
+    """``shuffle_ties``: rows tied under ``$orderby`` (accounts posted in two currencies, ordered by account only)
+    and an answer without ``$orderby`` come back in another order per ``$skip``; an order naming every column of
+    the answer (the account and the amount's currency) pages the same rows whatever the salt."""
+    emulator.shuffle_ties = True
+    select = "GLAccount,AmountInCompanyCodeCurrency"
+
+    def pairs(found: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [(r["GLAccount"], r["CompanyCodeCurrency"]) for r in found]
+
+    tied = rows(url, **{"$select": select, "$orderby": "GLAccount"})
+    after_one = rows(url, **{"$select": select, "$orderby": "GLAccount", "$skip": "1"})
+    assert len(set(pairs(tied))) == len(tied) > len({r["GLAccount"] for r in tied})  # there are ties
+    assert [r["GLAccount"] for r in after_one] == [r["GLAccount"] for r in tied[1:]]  # still in $orderby order
+    assert pairs(after_one) != pairs(tied[1:])  # but the tied rows in another order: a window may double or miss
+    unordered = rows(url, **{"$select": select})
+    assert pairs(rows(url, **{"$select": select, "$skip": "1"})) != pairs(unordered[1:])
+    full = {"$select": select, "$orderby": "GLAccount,CompanyCodeCurrency"}
+    whole = rows(url, **full)
+    assert pairs(rows(url, **full, **{"$skip": "1"})) == pairs(whole[1:])
+    assert pairs(rows(url, **full, **{"$skip": "5", "$top": "5"})) == pairs(whole[5:10])
+
+
+def test_the_kept_answer_of_one_selection_is_not_served_for_another(
+    url: str, sandbox: Any, emulator: Any, monkeypatch: Any
+) -> None:
+    """The row cache keys an analytical answer by ``$select`` too: the same ``$filter``/``$orderby`` with another
+    selection is another grouping (review29d L1)."""
+    monkeypatch.setattr(emulator.row_cache, "enabled", True)
+    order = {"$orderby": "GLAccount", "$filter": "Ledger eq '0L'"}
+    by_account_only = rows(url, **{"$select": "GLAccount,AmountInCompanyCodeCurrency", **order})
+    assert {(r["GLAccount"], r["CompanyCodeCurrency"]): Decimal(r["AmountInCompanyCodeCurrency"])
+            for r in by_account_only} == by_account(sandbox)  # fmt: skip
+    with_center = rows(url, **{"$select": "GLAccount,CostCenter,AmountInCompanyCodeCurrency", **order})
+    sums: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for journal in sandbox.ctx.company.journals():
+        for line in journal.lines:
+            sums[(line.account_number.zfill(8), line.cost_center, journal.currency)] += line.debit - line.credit
+    assert {(r["GLAccount"], r["CostCenter"], r["CompanyCodeCurrency"]): Decimal(r["AmountInCompanyCodeCurrency"])
+            for r in with_center} == dict(sums)  # fmt: skip
+    assert len(with_center) == len(sums) > len(by_account_only)
+
+
+def test_the_journal_names_an_account_as_the_gl_account_text_set_does(url: str) -> None:
+    """SAP fills both from the account's short text (SKAT-TXT20): one spelling, not an upper-cased one on the
+    journal set (review29d L4)."""
+    texts = requests.get(
+        f"{url}/sap/opu/odata/sap/API_GLACCOUNTINCHARTOFACCOUNTS_SRV/A_GLAccountText",
+        params={"sap-client": SAP_CLIENT, "$format": "json", "$filter": "Language eq 'EN'"},
+        auth=(COMM_USER, COMM_PASSWORD),
+        timeout=30,
+    )
+    assert texts.status_code == 200, texts.text
+    short_text = {r["GLAccount"]: r["GLAccountName"] for r in texts.json()["d"]["results"]}
+    journal = rows(url, **{"$select": "GLAccount,GLAccountName,AmountInCompanyCodeCurrency"})
+    assert journal
+    assert {r["GLAccount"]: r["GLAccountName"] for r in journal} == {
+        r["GLAccount"]: short_text[r["GLAccount"]] for r in journal
+    }
+    assert any(name != name.upper() for name in short_text.values())

@@ -68,8 +68,13 @@ def compute(
     canonical_fields: t.Mapping[str, str],
     key_properties: t.Sequence[str],
     rows: t.Sequence[t.Mapping[str, t.Any]],
+    aggregated: str | None = None,
 ) -> Answer:
-    """The answer over the landed rows of this read: the table's current rows whose keys were read now."""
+    """The answer over the landed rows of this read: the table's current rows whose keys were read now.
+
+    ``aggregated`` (why the rows are aggregates, not one per entity) refuses a count, list or average: over
+    balances those would be a number of dimension combinations presented as one of entities. Sums stay.
+    """
     import duckdb
 
     column_of = {canonical: snake_case(column) for column, canonical in canonical_fields.items()}
@@ -111,6 +116,9 @@ def compute(
             hit = _one(conn, f'SELECT COUNT(*) FROM {source} WHERE "{column}" LIKE ?', [ENCRYPTED_PREFIX + "%"])
             return bool(hit)
 
+        if aggregated and kind in ("count", "list", "average"):
+            notes.append(f"{aggregated}: its rows are not one per {entity}, so their {kind} is not computed here")
+            return Answer(product, entity, kind, measure, group_by, None, (), (), tuple(notes))
         figure = "COUNT(*)"
         if kind in ("sum", "average"):
             column = column_of.get(measure or "")

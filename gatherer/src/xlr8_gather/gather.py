@@ -38,6 +38,7 @@ from xlr8_kit.vocabulary import (
     UnknownProductError,
     VocabularyError,
     find_entity,
+    mapping_for_stream,
     products_for_entity,
     resolve_entity,
     resolve_product,
@@ -546,6 +547,12 @@ def gather(
             )
             first = entity == plan.entities[0]
             kind, measure, group_by = (plan.intent, plan.measure, plan.group_by) if first else ("count", None, None)
+            mapping = mapping_for_stream(product, stream.name)
+            aggregated = (
+                f"{product} stream {stream.name!r} is aggregated ({mapping.aggregated})"
+                if mapping is not None and mapping.aggregated
+                else None
+            )
             if truth.metadata["table"] and landed:
                 found = compute_answer(
                     duckdb_path=duckdb_path,
@@ -558,6 +565,7 @@ def gather(
                     canonical_fields=truth.metadata["canonical_fields"],
                     key_properties=list(stream.primary_keys or []),
                     rows=landed,
+                    aggregated=aggregated,
                 )
             else:
                 found = nothing_read(product, entity, kind, measure, group_by)

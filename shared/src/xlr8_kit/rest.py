@@ -962,7 +962,7 @@ class AnnotatedStreamMixin:
             references=dict(self.xlr8_references),
             columns=list(stream.schema.get("properties", {})),
             formerly_unannotated=self.xlr8_formerly_unannotated,
-            replace_by=[] if reads_part(self) or getattr(self, "_xlr8_sets_cut", False) else list(self.xlr8_replace_by),
+            replace_by=[] if reads_part(self) else list(self.xlr8_replace_by),
         )
 
 
@@ -989,10 +989,6 @@ class ActivateAtEndMixin:
 
     _xlr8_pending_version: int | None = None
     _xlr8_read_failed: bool = False
-    #: The read ended well but may have missed rows (``xlr8_read_moved``): it announces nothing.
-    _xlr8_read_moved: bool = False
-    #: Its rows from here on may be missing one of their set's rows: sent under a SCHEMA without ``replace_by``.
-    _xlr8_sets_cut: bool = False
     #: When the top-level read began (before its first request): sent with its sets (``read_start``).
     _xlr8_read_started: datetime | None = None
     #: The sets (``replace_by``) this read has read whole so far (``xlr8_read_whole``), sent when it ended well.
@@ -1020,23 +1016,8 @@ class ActivateAtEndMixin:
             stream._xlr8_read_started = None
             stream._xlr8_sets_read = None
             stream._xlr8_read_failed = False
-            stream._xlr8_read_moved = False
-            stream._xlr8_sets_cut = False
             if stream is not self:
                 stream._xlr8_pending_version = None
-
-    def xlr8_read_moved(self, *, sets_cut: bool = True) -> None:
-        """This read's collection changed under its offset pages (a moved total or shifted rows: ``xlr8_kit.odata.
-        iter_pages``'s ``on_moved``), so a row deleted meanwhile may have been missed: neither its ACTIVATE_VERSION
-        nor its sets read whole go out (either would mark a live row deleted); its rows and state do, and deletions
-        wait for a read that saw no change (review29e M1). ``sets_cut``: the stream's own rows moved, so a set sent
-        from here on may lack a row: a SCHEMA without ``replace_by`` goes out first (once), and the target upserts
-        them instead of replacing their sets (call it before handing over the page that follows the move)."""
-        self._xlr8_read_moved = True
-        replacing = bool(tuple(getattr(self, "xlr8_replace_by", ()))) and not reads_part(self)
-        if sets_cut and replacing and not self._xlr8_sets_cut:
-            self._xlr8_sets_cut = True
-            self._write_schema_message()  # type: ignore[attr-defined]
 
     def xlr8_read_whole(self, sets: t.Mapping[str, t.Iterable[t.Any]]) -> None:
         """Notes sets of ``xlr8_replace_by`` this read has read whole: each column's values, every combination of
@@ -1090,10 +1071,8 @@ class ActivateAtEndMixin:
             pending.extend(c for c in getattr(stream, "child_streams", ()) if isinstance(c, ActivateAtEndMixin))
             version, stream._xlr8_pending_version = stream._xlr8_pending_version, None
             failed, stream._xlr8_read_failed = stream._xlr8_read_failed, False
-            moved, stream._xlr8_read_moved = stream._xlr8_read_moved, False
-            stream._xlr8_sets_cut = False
             sets, stream._xlr8_sets_read = stream._xlr8_sets_read, None
-            if failed or moved or reads_part(stream):
+            if failed or reads_part(stream):
                 continue
             if version is not None:
                 Stream._write_activate_version_message(stream, version)

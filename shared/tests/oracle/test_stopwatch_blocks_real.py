@@ -2,7 +2,8 @@
 that always said "never slept", or counted the whole process's sleeps, passed them all). Run in a child interpreter
 whose only other thread is the one the check starts: in the test process an emulator's or xdist's thread holding the
 GIL when a read gives it back would make the read sleep for the GIL, a dependence on what else runs. No sleeps or
-timeouts decide anything: the second part is sent only once the reader is seen asleep (``/proc`` state ``S``)."""
+timeouts decide anything: the second part is sent, by a forked writer, only once the reader is seen asleep (``/proc``
+state ``S``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from xlr8_kit.oracle.stopwatch import RUSAGE_THREAD
 NAPS = 50
 
 CHILD = r"""
-import json, socket, threading, time
+import json, os, socket, threading, time
 from xlr8_kit.oracle.stopwatch import Stopwatch
 
 watch = Stopwatch()
@@ -30,24 +31,26 @@ before = watch.blocks()
 assert ours.recv(1000, socket.MSG_WAITALL) == b"x" * 1000
 all_there = watch.blocks() - before
 
-# 2. Data sent only once this thread sleeps in its read: the read waited for the wire.
+# 2. Data sent only once this thread sleeps in its read: the read waited for the wire. The writer is a forked
+# process, started before the window opens: a thread started inside it made the read's count move on its own
+# (``Thread.start`` waits for the new thread, and the two then share the GIL), so a read of data already there
+# passed too (review29h L1). This interpreter has no other thread, so the only sleep it can enter between the two
+# readings is ``recv``'s, and the writer sends only once it sees this thread asleep (state ``S``).
 main = threading.get_native_id()
-
-def state() -> str:
-    with open(f"/proc/self/task/{main}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0]
-
-def writer() -> None:
-    while state() != "S":
-        pass
-    theirs.sendall(b"y" * 1000)
-
-thread = threading.Thread(target=writer)
+writer = os.fork()
+if writer == 0:  # the writer: wait for the reader to sleep, then send
+    try:
+        while True:
+            with open(f"/proc/{os.getppid()}/task/{main}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "S":
+                    break
+        theirs.sendall(b"y" * 1000)
+    finally:
+        os._exit(0)
 there = watch.blocks()
-thread.start()
 assert ours.recv(1000, socket.MSG_WAITALL) == b"y" * 1000
 waited = watch.blocks() - there
-thread.join()
+assert os.waitpid(writer, 0)[1] == 0
 
 # 3. Another thread's sleeps are its own: the main thread, only waiting for it, does not count them.
 slept = []

@@ -158,6 +158,12 @@ def test_the_job_lands_orders_of_one_item_with_s4s_values(both: Sandbox, tmp_pat
         item = items[number][0]
         line = s4.schedule_lines_of_item(item)[0]
         po = after[number]
+        order = next(o for o in orders if o["PurchaseOrder"] == number)
+        deleted = bool(order["PurchasingDocumentDeletionCode"] or item["PurchasingDocumentDeletionCode"])
+        if deleted and before.get(number, {}).get("status") == "cancelled":  # review29k M2: cancelled on both sides
+            assert number not in refused, refused[number]
+            assert po == before[number], number
+            continue
         if _another_line(before.get(number), item):  # review28h H1/M1: never turned into another line past pending
             assert number in refused, number
             assert refused[number]["error_code"] == "UNWRITABLE", refused[number]  # review29a L4: why, not only that

@@ -224,12 +224,16 @@ def test_a_deselected_dimension_is_still_read_so_no_amount_is_summed_over_it(stu
 
 
 def test_connector_orders_an_analytical_query_by_the_dimensions_it_selects(stub: AnalyticalS4) -> None:
+    """Ordered by the selected dimensions and by the measure's unit, which SAP groups by too (review29d M1): the
+    unit is asked for in $select (this stub, unlike SAP, does not add it by itself)."""
     with SapS4HanaConnector(config(stub)) as s4:
         rows = list(s4.execute_query(f"{SET}?$select=CompanyCode,GLAccount,{MEASURE}"))
-    expected = aggregated(["CompanyCode", "GLAccount", MEASURE])
+    expected = aggregated(["CompanyCode", "GLAccount", MEASURE, "TransactionCurrency"])
     assert len(expected) > 3
     assert sorted((r["ID"], r[MEASURE]) for r in rows) == sorted((r["ID"], Decimal(r[MEASURE])) for r in expected)
-    assert {q.get("$orderby") for q in stub.queries if "$top" in q} == {"CompanyCode,GLAccount"}
+    windows = [q for q in stub.queries if "$top" in q]
+    assert {q.get("$orderby") for q in windows} == {"CompanyCode,GLAccount,TransactionCurrency"}
+    assert {q.get("$select") for q in windows} == {f"CompanyCode,GLAccount,{MEASURE},TransactionCurrency"}
 
 
 def test_connector_orders_a_select_star_query_by_every_dimension(stub: AnalyticalS4) -> None:

@@ -5,14 +5,20 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import pytest
+
+from xlr8_kit.connectors import ConnectorError
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_kit.vocabulary import mapping_for_stream
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
 from xlr8_sandbox.testing import S4_JOURNAL_GRAIN, s4_journal_balances
+from xlr8_tap_sap_s4hana.connector import SapS4HanaConnector
 from xlr8_tap_sap_s4hana.discovery import DIMENSION_KEY_COLUMN
 
 from .conftest import basic_config
@@ -65,6 +71,7 @@ def test_discovery_shows_the_analytical_set_keyed_by_its_dimensions(url: str, tm
 def test_a_two_page_read_lands_every_aggregated_row_once_with_its_sum(
     url: str, sandbox: Sandbox, emulator: S4HanaEmulator, tmp_path: Path
 ) -> None:
+    emulator.shuffle_ties = True  # ties in another order per window: only a complete $orderby lands each row once
     expected = s4_journal_balances(sandbox.ctx.company)
     page = -(-len(expected) // 2)  # two windows hold every row
     config_file, catalog = _discover(url, tmp_path, page_size=page)
@@ -89,6 +96,7 @@ def test_a_two_page_read_lands_every_aggregated_row_once_with_its_sum(
 def test_a_deselected_dimension_is_still_read_and_dropped_after(
     url: str, sandbox: Sandbox, emulator: S4HanaEmulator, tmp_path: Path
 ) -> None:
+    emulator.shuffle_ties = True
     expected = s4_journal_balances(sandbox.ctx.company)
     config_file, catalog = _discover(url, tmp_path, page_size=40)
     selected = select_streams(catalog, {JOURNAL})
@@ -110,3 +118,44 @@ def test_a_deselected_dimension_is_still_read_and_dropped_after(
     windows = _journal_windows(emulator)
     assert windows
     assert all("$select" not in w and "CostCenter" in w["$orderby"][0] for w in windows)
+
+
+def test_connector_windows_are_ordered_by_every_column_of_the_answer(
+    url: str, sandbox: Sandbox, emulator: S4HanaEmulator
+) -> None:
+    """An ad-hoc analytical query is grouped by the dimensions it selects and by each selected measure's unit (SAP
+    adds it): ordered by the account alone, an account posted in USD and in CAD was two tied rows whose order
+    differs per request, and a window doubled one and missed the other (review29d M1). The unit joins $orderby."""
+    emulator.shuffle_ties = True
+    sums: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for journal in sandbox.ctx.company.journals():
+        for line in journal.lines:
+            sums[(line.account_number.zfill(8), journal.currency)] += line.debit - line.credit
+    per_currency: dict[str, Decimal] = defaultdict(Decimal)
+    for (_, currency), amount in sums.items():
+        per_currency[currency] += amount
+    emulator.queries.clear()
+    with SapS4HanaConnector(basic_config(url, services=[SERVICE], page_size=5)) as s4:
+        rows = list(s4.execute_query(f"{JOURNAL}?$select=GLAccount,AmountInCompanyCodeCurrency"))
+        totals = list(s4.execute_query(f"{JOURNAL}?$select=AmountInCompanyCodeCurrency"))
+    assert len(sums) > len({account for account, _ in sums})  # accounts posted in two currencies: tied rows
+    assert len(sums) > 5  # several windows
+    got = [((r["GLAccount"], r["CompanyCodeCurrency"]), r["AmountInCompanyCodeCurrency"]) for r in rows]
+    assert len(got) == len(sums)
+    assert dict(got) == dict(sums)
+    assert {c: r["AmountInCompanyCodeCurrency"] for r in totals for c in [r["CompanyCodeCurrency"]]} == per_currency
+    windows = [w for w in _journal_windows(emulator) if "$top" in w]
+    assert {w["$orderby"][0] for w in windows} == {"GLAccount,CompanyCodeCurrency", "CompanyCodeCurrency"}
+    assert all(w["$select"][0].endswith(",CompanyCodeCurrency") for w in windows)
+
+
+def test_connector_refuses_an_analytical_query_it_cannot_order(url: str, emulator: S4HanaEmulator) -> None:
+    """No dimension selected and no measure with a unit: nothing to order the windows by. Before, they went out
+    with no $orderby at all (review29d M1); now a clear error naming $select, and nothing is requested."""
+    emulator.queries.clear()
+    with (
+        SapS4HanaConnector(basic_config(url, services=[SERVICE], page_size=5)) as s4,
+        pytest.raises(ConnectorError, match=r"A_JournalEntryItemBasic is an analytical set and \$select=ID names no"),
+    ):
+        list(s4.execute_query(f"{JOURNAL}?$select=ID"))
+    assert not _journal_windows(emulator)

@@ -123,11 +123,8 @@ def _sync(
     state: dict | None = None,
     env: dict[str, str] | None = None,
     stream: str = STREAM,
-    logs: list[str] | None = None,
     **extra: object,
 ) -> tuple[int, str]:
-    """One run through the CLI (discovery, then the sync of ``stream``): its exit code and stdout (its stderr
-    appended to ``logs`` when given)."""
     config = basic_config(base, services=["API_PURCHASEORDER_PROCESS_SRV"], page_size=page_size, **extra)
     config_file = write_json(tmp_path / "c.json", config)
     discovered = run_tap_cli("tap-sap-s4hana", ["--config", config_file, "--discover"], tmp_path)
@@ -137,8 +134,6 @@ def _sync(
     if state is not None:
         args += ["--state", write_json(tmp_path / "state.json", state)]
     done = run_tap_cli("tap-sap-s4hana", args, tmp_path, env=env)
-    if logs is not None:
-        logs.append(done.stderr)
     return done.returncode, done.stdout
 
 

@@ -5,6 +5,7 @@ Before, the first read as "no rows" and the second as "no more pages": the rows 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,24 @@ def test_a_page_without_its_list_or_total_stops_the_stream(
     assert "Secret-Lee" not in synced.stderr
     records = [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"]
     assert 10 <= len(records) <= 11  # the first page (and the row of a page without 'total'), not the 100
+
+
+def test_an_empty_data_list_below_its_own_total_stops_the_stream(
+    url: str, sandbox: Sandbox, emulator: object, tmp_path: Path
+) -> None:
+    """Page 2 (offset 10) answers ``{"total": 100, "data": []}``: its own count says rows follow offset 10, yet it
+    brings none. Before, the paginator read it as the end: exit 0, 10 of 100 workers (review29h M2)."""
+    config, catalog = discover_selecting("tap-workday", base_config(url, rest_page_size=10), {"workers"}, tmp_path)
+    body = json.dumps({"total": 100, "data": []})
+    sandbox.faults.add("workday", WORKERS, FaultSpec("status", status=200, body=body, query={"offset": "10"}))
+    synced = run_tap_cli("tap-workday", ["--config", config, "--catalog", catalog], tmp_path)
+    assert synced.returncode != 0, synced.stderr[-2000:]
+    assert "workday REST page at offset 10" in synced.stderr
+    assert "the answer's 'total' (100) counts rows past offset 10 but its 'data' list is empty" in synced.stderr
+    assert WORKERS in synced.stderr
+    messages = parse_singer_messages(synced.stdout)
+    assert len([m for m in messages if m["type"] == "RECORD"]) == 10  # page 1 only, never a "complete" 10 of 100
+    assert not [m for m in messages if m["type"] == "ACTIVATE_VERSION"]  # no unread worker is marked deleted
 
 
 def test_an_empty_data_list_is_no_rows(url: str, sandbox: Sandbox, emulator: object, tmp_path: Path) -> None:
@@ -149,6 +168,20 @@ def soap_answer(inner: str) -> str:
             "counts 95 result(s) but has no 'Response_Data'",
         ),
         (RESULTS.format("<wd:Page/></wd:Response_Results><wd:Response_Data/>"), "a non-integer 'Page'"),
+        (
+            RESULTS.format("<wd:Page>2</wd:Page></wd:Response_Results><wd:Response_Data/>"),
+            "the answer has no rows although it is page 2 of 10 (95 result(s))",
+        ),
+        (
+            RESULTS.format("<wd:Page_Results>10</wd:Page_Results><wd:Page>2</wd:Page></wd:Response_Results>")
+            + "<wd:Response_Data/>",
+            "the answer has no rows although it is page 2 of 10",
+        ),
+        (
+            RESULTS.format("<wd:Page_Results>10</wd:Page_Results><wd:Page>10</wd:Page></wd:Response_Results>")
+            + "<wd:Response_Data><wd:Worker/></wd:Response_Data>",
+            "the answer has 1 row(s) but its 'Page_Results' counts 10",
+        ),
     ],
 )
 def test_a_soap_page_without_its_results_or_data_stops_the_stream(
@@ -156,8 +189,9 @@ def test_a_soap_page_without_its_results_or_data_stops_the_stream(
 ) -> None:
     """Every page of ``soap_workers`` after page 1 (every request after the first, whatever order read-ahead sends
     them in) answers without ``Response_Results``, or without ``Response_Data`` while it counts results, or with an
-    empty ``Page``. Before, the first read as the last page and the second as pages of none: exit 0, 90 of the 100
-    workers lost."""
+    empty ``Page``, or with an empty ``Response_Data`` (or fewer rows than its ``Page_Results``) while it counts more
+    pages. Before, these read as the last page or as pages of none: exit 0, 90 of the 100 workers lost, and the
+    bookmark moved to page 1's As_Of moment, so the next run never asked for them again (review29h H1)."""
     settings = base_config(url, streams=["soap_workers"], soap_page_size=10)
     config, catalog = discover_selecting("tap-workday", settings, {"soap_workers"}, tmp_path)
     body = soap_answer(inner)
@@ -166,6 +200,11 @@ def test_a_soap_page_without_its_results_or_data_stops_the_stream(
     assert fault.fired >= 1
     assert synced.returncode != 0, synced.stderr[-2000:]
     assert named in synced.stderr
-    assert "workday SOAP Get_Workers_Response" in synced.stderr
-    records = [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"]
+    # The service path and the page asked for (the first request after page 1 that failed: 2 or a later one).
+    assert re.search(rf"workday SOAP Get_Workers_Response \(/ccx/service/{TENANT}/Human_Resources/v[\d.]+, page \d+\)",
+                     synced.stderr)  # fmt: skip
+    messages = parse_singer_messages(synced.stdout)
+    records = [m for m in messages if m["type"] == "RECORD"]
     assert len(records) == 10  # page 1 (the one request before the fault), none of a faulted page
+    bookmarks = [m["value"].get("bookmarks", {}).get("soap_workers", {}) for m in messages if m["type"] == "STATE"]
+    assert [b for b in bookmarks if "replication_key_value" in b] == []  # the bookmark never moves past page 1

@@ -203,17 +203,21 @@ class CommonSink(RecordSink):
         With ``multi_line: split`` the order's number stands for its lowest line as read, and that moves (the first
         line deleted after ``refuse`` landed the order with another live line, a line numbered below it added, the
         first line removed). A cancellation is written only when the record's product, quantity, unit price and
-        delivery date are Common's (or Common approved an amendment since): a re-spelled unit does not stop it,
-        another line's cancellation of the same material does. Any other write needs Common's product and unit; a
-        record that brings a product to a PO without one is refused too (it would be PUT, not proposed)."""
+        delivery date are Common's (also after an approved amendment: ``amendment_status`` tells only the PO's last
+        decision, review29k H1; the ERP carries the approved values once they are sent back): a re-spelled unit does
+        not stop it, another line's cancellation of the same material does. Any other write needs Common's product
+        and unit; a record that brings a product to a PO without one is refused too. Cancelled on both sides:
+        nothing to judge (M2)."""
         if po.get("status") in OPEN_STATUSES:
             return  # nothing promised yet: the PO takes the ERP's line as it is
         cancels = body.get("status") == "cancelled" and po.get("status") != "cancelled"
         names: tuple[str, ...] = (
             ("product_id", "quantity", "unit_price", "delivery_date") if cancels else ("product_id", "unit")
         )
-        if cancels and po.get("amendment_status") == "approved":
-            names = ("product_id",)  # Common's commercial values are the approved amendment's, not the ERP's
+        if po.get("status") == "cancelled" and body.get("status") == "cancelled":
+            for name in [n for n in body if n != "status"]:
+                del body[name]  # cancelled on both sides: nothing promised, nothing to settle or write (review29k M2)
+            return
         differ = [n for n in names if not _same_line_value(n, body.get(n), po.get(n))]
         if differ:
             self._unsettled[str(po.get("po_number"))] = po  # also when refused below for another reason

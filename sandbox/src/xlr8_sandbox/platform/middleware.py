@@ -206,8 +206,10 @@ def retry_after_value(spec: FaultSpec, *, now: datetime) -> str:
 
 async def send_fault_response(send: Send, response: FaultResponse) -> None:
     body = response.body.encode()
-    headers = [(b"content-type", response.content_type.encode()), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
+    given = [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
+    # A fault's own Content-Type replaces the default one: a server answers with one media type, never two.
+    default = [] if any(k == b"content-type" for k, _ in given) else [(b"content-type", response.content_type.encode())]
+    headers = [*default, (b"content-length", str(len(body)).encode()), *given]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

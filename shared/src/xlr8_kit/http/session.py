@@ -1018,9 +1018,9 @@ class ResilientSession(requests.Session):
         parts = urlsplit(url)
         began = time.perf_counter()
         mark = _AT_SEND.get()
-        if mark is not None:
-            mark()
         try:
+            if mark is not None:  # inside the ``try``: a mark that raises still gets this attempt's audit line
+                mark()
             if kwargs.get("stream"):
                 response = super().send(prepared, allow_redirects=False, timeout=timeout, **kwargs)
                 body_size = None

@@ -199,10 +199,6 @@ def total_count(response: requests.Response) -> int | None:
 
 #: Fetches one page: (absolute URL, query options or None for a server link used as is) -> response.
 PageFetcher = Callable[[str, Mapping[str, Any] | None], requests.Response]
-#: Told when a ``$skip`` read's collection changed under it: (the total before, the total now; equal when rows
-#: shifted between windows with the total unchanged). A row deleted before the read position moves the rest up one
-#: place and the row crossing into a window already read is missed: the read is no longer whole.
-MovedHook = Callable[[int | None, int | None], None]
 
 
 def iter_pages(
@@ -215,7 +211,6 @@ def iter_pages(
     base_url: str | None = None,
     window: int = 1,
     row_key: Callable[[dict[str, Any]], Any] | None = None,
-    on_moved: MovedHook | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """The rows of every page of a collection, whichever side drives the paging.
 
@@ -230,37 +225,24 @@ def iter_pages(
     ``window`` > 1 (client-driven only): up to that many ``$skip`` windows are asked for at once
     (``xlr8_kit.http.window``); what is read, yielded and raised is the same as with one. ``row_key`` (the entity's
     key of a raw entry; default the whole entry) tells when rows moved between windows answered out of order.
-
-    ``on_moved`` is told whenever a window (or a page inside one) reports another total than the window before it,
-    or rows shifted between windows: every window then asks for the total, read one at a time too. Such a read may
-    have missed a row (a delete before the read position), so it must not be taken for the whole set (review29e M1).
     """
     if window > 1 and page_size:
         yield from _iter_windows_concurrently(
             fetch, url, params, page_size=page_size, version=version, base_url=base_url, window=window,
-            row_key=row_key or _whole_row, on_moved=on_moved,
+            row_key=row_key or _whole_row,
         )  # fmt: skip
         return
     seen: set[str] = set()
     skip = 0
     previous_first: str | None = None
-    counted = on_moved is not None and bool(page_size)
-    last_total: int | None = None
-    link_counts: list[int | None] | None = [] if counted else None
     while True:
-        query = _window_query(params, page_size, skip, version, count=counted) if page_size else dict(params)
+        query = _window_query(params, page_size, skip, version) if page_size else dict(params)
         response = fetch(url, query)
         if page_size and not skip:
-            total = last_total = total_count(response)
+            total = total_count(response)
             if total is not None:
                 logger.info("%s: %d rows when the read started", _link_path(url), total)
-        elif counted:
-            last_total = _note_total(on_moved, last_total, total_count(response))
-        in_window, first, _ = yield from _window_pages(fetch, response, None, seen, base_url, link_counts)
-        if link_counts:
-            for link_count in link_counts:
-                last_total = _note_total(on_moved, last_total, link_count)
-            link_counts.clear()
+        in_window, first, _ = yield from _window_pages(fetch, response, None, seen, base_url)
         if not page_size or in_window != page_size:
             # Short: the end. Longer than asked: the server ignored $top and paged the whole set by links.
             return
@@ -269,13 +251,6 @@ def iter_pages(
         previous_first = first
         skip += page_size
         # The total of the first window is not an end mark: rows created while paging move the end further.
-
-
-def _note_total(on_moved: MovedHook | None, before: int | None, now: int | None) -> int | None:
-    """The total to check the next window against; ``on_moved`` told when ``now`` moved from ``before``."""
-    if on_moved is not None and before is not None and now is not None and now != before:
-        on_moved(before, now)
-    return now if now is not None else before
 
 
 def _window_pages(
@@ -339,7 +314,6 @@ def _iter_windows_concurrently(
     base_url: str | None,
     window: int,
     row_key: Callable[[dict[str, Any]], Any],
-    on_moved: MovedHook | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """``iter_pages``'s client-driven loop with the first request of up to ``window`` ``$skip`` windows in flight.
 
@@ -375,8 +349,6 @@ def _iter_windows_concurrently(
         nonlocal one_at_a_time
         planned = anchor.planned
         verdict = anchor.check(count, first=first, moved=moved, in_flight=bool(windows))
-        if on_moved is not None and not first and (moved or (None not in (count, planned) and count != planned)):
-            on_moved(planned, count if count is not None else planned)
         if verdict is Verdict.KEEP or one_at_a_time:
             return
         if windows:

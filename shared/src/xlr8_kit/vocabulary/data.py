@@ -301,6 +301,7 @@ def _m(
     truth: TruthType | None = None,
     primary: bool = True,
     params: dict[tuple[str, str], str] | None = None,
+    aggregated: str | None = None,
 ) -> StreamMapping:
     return StreamMapping(
         product=product,
@@ -310,6 +311,7 @@ def _m(
         fields={k: v if isinstance(v, FieldMap) else FieldMap(v) for k, v in fields.items()},
         primary=primary,
         params=dict(params or {}),
+        aggregated=aggregated,
     )
 
 
@@ -1096,6 +1098,8 @@ def build_mappings() -> list[StreamMapping]:
                 "amount": "AmountInCompanyCodeCurrency",
                 "currency": "CompanyCodeCurrency",
             },
+            aggregated="balances per company code, G/L account, cost center, fiscal period and the set's other "
+            "dimensions",
         ),
         # --- Common: purchase-order collaboration API (tap-common; columns as Common's JSON names them) -----
         _m(

@@ -108,6 +108,10 @@ class StreamMapping:
     primary: bool = True
     #: Named request parameters (Workday RaaS prompts, UKG query params): (canonical field, operator) -> name.
     params: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: What one row is when the stream serves aggregates (balances per dimension combination), not one row per
+    #: entity: its rows sum right, but a count, list or average of them is not one of the entity (the gatherer says
+    #: so instead of answering). None: one row per entity.
+    aggregated: str | None = None
 
     def column(self, canonical: str) -> str | None:
         spec = self.fields.get(canonical)

@@ -29,7 +29,6 @@ from xlr8_kit.http.window import row_key
 from xlr8_kit.odata import EntityType, ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
 from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
-from xlr8_kit.odata.paging import MovedHook
 from xlr8_kit.odata.stream import conformed_decoder
 from xlr8_kit.read_start import ReadStartCap
 from xlr8_kit.redaction import Redactor
@@ -139,7 +138,6 @@ class S4Client:
         window: int = 1,
         keys: t.Sequence[str] = (),
         on_response: t.Callable[[requests.Response], None] | None = None,
-        on_moved: MovedHook | None = None,
     ) -> Iterator[list[dict[str, t.Any]]]:
         """Raw entries of every page, a page at a time (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON.
 
@@ -148,8 +146,7 @@ class S4Client:
         ``$top``/``$skip`` windows and ``window`` > 1, that many windows are asked for at once instead
         (``xlr8_kit.http.window``, the ``max_concurrent_requests`` setting); ``keys`` (the entity's key properties)
         tell when rows moved between windows answered out of order. ``on_response`` sees every page's answer (a
-        stream notes its read's start there: ``xlr8_kit.read_start``). ``on_moved`` is told when the set's total
-        moved between windows or rows shifted (the read may have missed a row: ``xlr8_kit.odata.iter_pages``).
+        stream notes its read's start there: ``xlr8_kit.read_start``).
 
         Reads are ordered by ``keys`` (unless the caller orders them): OData promises no stable order without
         ``$orderby``, and ``$skip`` windows, or the server's own pages (``page_size`` 0: ``$skiptoken``, again an
@@ -171,15 +168,12 @@ class S4Client:
             key_names = tuple(keys)
             return iter_pages(
                 fetch, url, query, page_size=page_size, version=version, base_url=self.base_url, window=window,
-                row_key=row_key(key_names) if key_names else None, on_moved=on_moved,
+                row_key=row_key(key_names) if key_names else None,
             )  # fmt: skip
         return read_ahead(
-            iter_pages(
-                fetch, url, query, page_size=page_size or None, version=version, base_url=self.base_url,
-                on_moved=on_moved,
-            ),
+            iter_pages(fetch, url, query, page_size=page_size or None, version=version, base_url=self.base_url),
             name="xlr8-s4hana",
-        )  # fmt: skip
+        )
 
     def rest_of_inline(self, link: str, expansion: Expansion, row: str, *, service_url: str) -> list[dict[str, t.Any]]:
         """The rows after an inline collection's first page: its ``__next`` followed to the end (SAP pages an
@@ -488,7 +482,6 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
             window=self.page_window_width,
             keys=order_keys(entity),
             on_response=self.note_response,
-            on_moved=self.moved_hook(self.plan.entity_set.name),
         )
         # The item columns that find each item's header are read here: kept as values.
         joins = self.plan.header.join if self.plan.header is not None else {}
@@ -511,7 +504,7 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
     def row_pages(self, where: Filter | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """Every page, with ``records_plain`` / ``Conformer.vouched`` set for it before it is handed over (and
         reset when the pages stop: ``KitRESTStream.handed_pages``)."""
-        return self.handed_pages(self.watch_moves(self.pages(where)))
+        return self.handed_pages(self.pages(where))
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         return records_of_pages(self.record_pages(context))
@@ -529,49 +522,7 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         start = self.get_starting_timestamp(context) if self.plan.change else None
         if self.plan.change is not None and start is not None:
             incremental = self.plan.change.since(start, version=self.plan.version)
-        self.moved_sets = {}
         yield from self.row_pages(all_of(incremental, self.pushed_filter()))
-        self.hold_if_moved()
-
-    #: Sets whose total moved (or rows shifted) while this read paged them: set name -> [total at the first
-    #: change seen, total at the last] (``moved_hook``).
-    moved_sets: dict[str, list[int | None]] = {}  # replaced per read
-
-    def moved_hook(self, entity_set: str) -> MovedHook:
-        """Notes that ``entity_set`` changed under this read's ``$skip`` windows (``S4Client.iter_pages``)."""
-
-        def moved(before: int | None, now: int | None) -> None:
-            self.moved_sets.setdefault(entity_set, [before, now])[1] = now
-
-        return moved
-
-    def watch_moves(self, pages: t.Iterable[Marked]) -> Iterator[Marked]:
-        """``pages``, a move seen before a page is handed over (``moved_hook``; a read-ahead worker may note it
-        early, never late) acted on first: the stream's own set moved, so the rows from here on go out without
-        ``replace_by`` (``xlr8_read_moved``). A page regrouped by ``whole_sets`` is handed over after the page
-        that follows it was read, so the set a missed row belongs to comes after the move is seen."""
-        own = self.plan.entity_set.name
-        for page in pages:
-            if self.moved_sets:
-                self.xlr8_read_moved(sets_cut=own in self.moved_sets)
-            yield page
-
-    def hold_if_moved(self) -> bool:
-        """A read whose windows saw a set's total move (or rows shift) may have missed a row deleted meanwhile:
-        taken for the whole set, that live row would be marked deleted (review29e M1, L1). Its announcements
-        (sets read whole, ACTIVATE_VERSION) are held back, said at WARNING; its rows and state still go out, and
-        deletions wait for the next read that sees no change. True when held."""
-        if not self.moved_sets:
-            return False
-        for name, (before, now) in self.moved_sets.items():
-            self.logger.warning(
-                "%s: %s changed while it was paged (%s rows, then %s): a row deleted meanwhile may have been "
-                "missed, so this run marks nothing deleted (no set announced read whole, no ACTIVATE_VERSION); "
-                "deletions wait for the next read that sees no change",
-                self.name, name, before, now,
-            )  # fmt: skip
-        self.xlr8_read_moved(sets_cut=False)
-        return True
 
     #: Sets of this stream read in one request only (``page_size`` 0) as their reads cannot be ordered: their
     #: set name -> why (a server next link for one of them stops the read: ``note_response``).
@@ -633,7 +584,6 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         header_columns = list(dict.fromkeys([*link.join.values(), change.name, change.created or change.name]))
         header_url = self.client.url(f"{self.plan.service.path}/{header.name}")
         changed: dict[tuple[t.Any, ...], t.Any] = {}
-        self.moved_sets = {}
         for entry in self.client.iter_rows(
             header_url,
             {**({"$filter": str(since)} if since is not None else {}), "$select": ",".join(header_columns)},
@@ -642,7 +592,6 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
             window=self.page_window_width,
             keys=order_keys(header.entity_type),
             on_response=self.note_response,
-            on_moved=self.moved_hook(header.name),
         ):
             row = decode_entry(header.entity_type, entry)
             changed[tuple(row.get(c) for c in link.join.values())] = change.stamp(row)
@@ -680,9 +629,7 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
 
         pages = stamped_pages()
         sets = self.xlr8_replace_by
-        yield from self.handed_pages(self.watch_moves(whole_sets(pages, header_of) if sets else pages))
-        if self.hold_if_moved():
-            return
+        yield from self.handed_pages(whole_sets(pages, header_of) if sets else pages)
         if sets:
             # every header read had its items read whole: one left with none sends no row, and only this names it
             # (the target marks its old items deleted); said once the read ended, never for a read that failed

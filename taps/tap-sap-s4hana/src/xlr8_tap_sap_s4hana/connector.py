@@ -12,16 +12,29 @@ from collections.abc import Iterator, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 from xlr8_kit.connectors import ConnectorError, DeferredDiscovery, TapConnector
-from xlr8_kit.odata import decode_entry
+from xlr8_kit.odata import EntityType, decode_entry
 from xlr8_kit.soap.rfc import Value
 from xlr8_tap_sap_s4hana.client import is_aggregate, order_keys
-from xlr8_tap_sap_s4hana.discovery import ServiceRef
+from xlr8_tap_sap_s4hana.discovery import ServiceRef, dimensions
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
 #: BAPIs that change data: refused (the connector reads; a write would also need BAPI_TRANSACTION_COMMIT).
 WRITE_BAPI = re.compile(
     r"(?:^|_)(?:CREATE|CHANGE|DELETE|POST|SAVE|COMMIT|ROLLBACK|RELEASE|CANCEL|UPDATE|INSERT|MODIFY|SET)\d*(?:$|_)"
 )
+
+
+def analytical_order(entity: EntityType, chosen: set[str]) -> tuple[str, ...]:
+    """What an analytical answer to ``$select`` = ``chosen`` is grouped by, so what its windows must be ordered by:
+    the selected dimensions, then the ``sap:unit`` of each selected measure (the engine adds it to the answer)."""
+    props = entity.properties
+    units = [
+        unit
+        for name in props
+        if name in chosen and props[name].sap.get("aggregation-role") == "measure"
+        if (unit := props[name].sap.get("unit")) and unit in props
+    ]
+    return tuple(dict.fromkeys([*(d for d in dimensions(entity) if d in chosen), *units]))
 
 
 class ConnectorTap(DeferredDiscovery, TapSapS4Hana):
@@ -73,9 +86,19 @@ class SapS4HanaConnector(TapConnector):
         keys = order_keys(entity)
         chosen = {name.strip() for name in params.get("$select", "*").split(",")}
         if is_aggregate(entity) and "*" not in chosen:
-            # an analytical read's rows are the combinations of the dimensions it selects: ordered by those
-            # (``*`` selects every column, so every dimension: review28a M1)
-            keys = tuple(k for k in keys if k in chosen)
+            # an analytical read's rows are the combinations of the dimensions it selects and of each selected
+            # measure's unit (SAP groups by it too): ordered by all of those, named in $select so they may be sorted
+            # (``*`` selects every column, so every dimension: review28a M1; the units: review29d M1)
+            keys = analytical_order(entity, chosen)
+            props = entity.properties
+            if not keys or not all(props[k].sortable for k in keys):
+                raise ConnectorError(
+                    f"{self.product_id}: {set_name} is an analytical set and $select={params['$select']} names no "
+                    "sortable dimension (nor a measure with a unit): its rows cannot be ordered, so windows could "
+                    "read a row twice and miss another. Select a dimension too (e.g. one of "
+                    f"{', '.join(dimensions(entity)[:3])})"
+                )
+            params["$select"] = ",".join([params["$select"], *(k for k in keys if k not in chosen)])
         if is_aggregate(entity) and keys and params.get("$orderby"):
             # the query's own order, then the dimensions it leaves out: rows tied on it come in no promised order
             # between two requests (review28a M1)

@@ -286,9 +286,9 @@ class ReportStream(ReadyBaseStream):
         """The report's records in blocks, each with whether conformance would leave its records as they are
         (``Conformer.keeps_columns``; the loop then spares the per-record check). CSV blocks whose rows all have
         one cell per header name are typed column by column (``reports.block_builder``); a block it refuses (a
-        cell a reader rejects) and rows of another width are typed one by one (``reports.record_builder``, else
-        the row dict), so errors surface at the same row, after the same rows. One reader per column serves every
-        way (its memo of dates and flags too)."""
+        cell a reader rejects) is typed one by one (``reports.record_builder``, else the row dict), so errors surface
+        at the same row, after the same rows; a row of another width is an ``AnswerShapeError`` naming its number.
+        One reader per column serves every way (its memo of dates and flags too)."""
         by_name = dict(readers)
 
         def typed(row: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -309,7 +309,7 @@ class ReportStream(ReadyBaseStream):
         header: list[str] | None = None
         build: t.Callable[[list[str]], dict[str, t.Any]] | None = None
         build_block: t.Any = None
-        width = 0
+        width = number = 0
         dates = [name for name, kind in self.column_types.items() if kind in reports.DATE_KINDS]
         blocks = reports.proven_blocks(client.report_blocks(self.report), dates, self.settings.report_date_format)
         for names, block in blocks:  # none before the report proves its day/month order as set (or ends)
@@ -325,10 +325,15 @@ class ReportStream(ReadyBaseStream):
                 built = build_block(block)
             if built is not None:
                 records, values = built
+                number += len(block)
                 yield records, verdict(values)
                 continue
             for cells in block:
-                if build is not None and len(cells) == width:
+                number += 1
+                if len(cells) != width:  # review29h M1: never a row landed with cells missing or dropped
+                    where = f"ukg ready report {self.report.name!r} ({self.report.path})"
+                    raise reports.row_width_error(where, number, len(cells), width)
+                if build is not None:
                     yield [build(cells)], False
                 else:
-                    yield [typed(dict(zip(names, cells, strict=False)))], False
+                    yield [typed(dict(zip(names, cells, strict=True)))], False

@@ -398,7 +398,8 @@ class ReportClient:
             where = f"ukg ready report {ref.name!r} ({ref.path})"
             names = [str(c.get("name")) if isinstance(c, dict) else "" for c in listed_rows(data, "columns", where)]
             check_header(names, expected)
-            for row in listed_rows(data, "rows", where):  # an answer without its rows is not a report of none
+            rows = listed_rows(data, "rows", where)  # an answer without its rows is not a report of none
+            for number, row in enumerate(rows, 1):
                 cells = row.get("cols") if isinstance(row, dict) else row
                 if type(cells) is not list:  # a row without its cells is not a row of nulls
                     raise AnswerShapeError(
@@ -406,12 +407,19 @@ class ReportClient:
                         "'cols'); the stream stops here rather than land it empty",
                         path=where,
                     )
-                yield dict(zip(names, cells, strict=False))
+                if len(cells) != len(names):
+                    raise row_width_error(where, number, len(cells), len(names))
+                yield dict(zip(names, cells, strict=True))
             return
+        where = f"ukg ready report {ref.name!r} ({ref.path})"
+        number = 0
         for names, block in proven_blocks(self.report_blocks(ref), date_columns, date_format):
             check_header(names, expected)
             for cells in block:
-                yield dict(zip(names, cells, strict=False))
+                number += 1
+                if len(cells) != len(names):
+                    raise row_width_error(where, number, len(cells), len(names))
+                yield dict(zip(names, cells, strict=True))
 
     def report_blocks(self, ref: ReportRef) -> Iterator[tuple[list[str], list[list[str]]]]:
         """The CSV report's header and the cells of its non-empty rows, a block at a time, read as they arrive
@@ -450,6 +458,17 @@ class ReportClient:
                     ),
                     path=ref.path,
                 ) from None
+
+
+def row_width_error(where: str, number: int, cells: int, names: int) -> AnswerShapeError:
+    """A report row whose cell count is not its column count: its cells cannot be told to their columns (a short
+    row would land its missing cells null, a long one drop its extras, silently: review29h M1). Counts only, never a
+    cell's value."""
+    return AnswerShapeError(
+        f"{where}: data row {number} has {cells} cell(s) for the report's {names} column(s), so its cells cannot be "
+        "told to their columns; the stream stops here rather than land it with cells missing or dropped",
+        path=where,
+    )
 
 
 def check_header(names: t.Sequence[str], expected: t.Collection[str]) -> None:

@@ -9,6 +9,7 @@ the tenant's rate limit) is.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing as t
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -153,17 +154,18 @@ class SoapPage(t.NamedTuple):
     as_of: str | None
 
 
-def read_soap_page(message: SoapMessage) -> SoapPage:
+def read_soap_page(message: SoapMessage, response: requests.Response) -> SoapPage:
     """What a SOAP page says. Workday gives ``Response_Results`` (``Page``, ``Total_Pages``, ``Total_Results``) on
-    every Get_ answer: one without them, or without ``Response_Data`` while it counts results, is an
-    ``AnswerShapeError`` naming what is missing, not a last page or a page of none (every page after it, or its rows,
-    would be lost with exit 0)."""
+    every Get_ answer: one without them, without ``Response_Data`` while it counts results, with no rows while its
+    ``Page`` is below ``Total_Pages``, or with fewer rows than its ``Page_Results``, is an ``AnswerShapeError``
+    naming the service path and page, not a last page or a page of none (every page after it, or its rows, would be
+    lost with exit 0 and the bookmark moved past them: review29h H1)."""
     body = message.body
     named = body is not None and isinstance(body.tag, str)
-    where = f"workday SOAP {etree.QName(body).localname if named else 'answer'}"
     results = next(iter(children(body, "Response_Results")), None)
     data = next(iter(children(body, "Response_Data")), None)
     response_filter = next(iter(children(body, "Response_Filter")), None)
+    where = _soap_where(etree.QName(body).localname if named else "answer", response, response_filter)
     counts = {name: _soap_count(results, name, where) for name in ("Page", "Total_Pages", "Total_Results")}
     if data is None and counts["Total_Results"]:
         raise AnswerShapeError(
@@ -171,13 +173,40 @@ def read_soap_page(message: SoapMessage) -> SoapPage:
             "rather than reading its page as none",
             path=where,
         )
+    rows = [c for c in data if isinstance(c.tag, str)] if data is not None else []
+    if not rows and counts["Page"] < counts["Total_Pages"]:
+        raise AnswerShapeError(
+            f"{where}: the answer has no rows although it is page {counts['Page']} of {counts['Total_Pages']} "
+            f"({counts['Total_Results']} result(s)); stopping rather than reading it as the last page",
+            path=where,
+        )
+    listed = child_text(results, "Page_Results")
+    if listed is not None and listed.strip().isdigit() and len(rows) < int(listed):
+        raise AnswerShapeError(
+            f"{where}: the answer has {len(rows)} row(s) but its 'Page_Results' counts {int(listed)}; stopping "
+            "rather than losing the rest of the page",
+            path=where,
+        )
     return SoapPage(
-        rows=[c for c in data if isinstance(c.tag, str)] if data is not None else [],
+        rows=rows,
         page=counts["Page"],
         total_pages=counts["Total_Pages"],
         total_results=counts["Total_Results"],
         as_of=child_text(response_filter, "As_Of_Entry_DateTime"),
     )
+
+
+def _soap_where(operation: str, response: requests.Response, response_filter: etree._Element | None) -> str:
+    """``workday SOAP <operation> (<service path>, page <n>)`` for a shape error: the page asked for (the request's
+    own ``Response_Filter/Page``, else the answer's echo of it), so an operator can tell which page of which
+    tenant URL answered oddly (review29h L4)."""
+    page = child_text(response_filter, "Page")
+    request = getattr(response, "request", None)
+    sent = getattr(request, "body", None)
+    if isinstance(sent, bytes | str):
+        found = re.search(rb"<(?:\w+:)?Page>\s*(\d+)\s*</", sent.encode() if isinstance(sent, str) else sent)
+        page = found.group(1).decode() if found else page
+    return f"workday SOAP {operation} ({urlsplit(response.url).path}, page {page or '?'})"
 
 
 def _soap_count(results: etree._Element | None, name: str, where: str) -> int:
@@ -312,7 +341,7 @@ class WorkdayClient:
                 as_of=as_of,
             )  # fmt: skip
             response = self.send("POST", url, auth=self.soap_auth, data=payload, headers=request_headers(SOAP11, ""))
-            result = read_soap_page(parsed_message(response))
+            result = read_soap_page(parsed_message(response), response)
             yield from result.rows
             as_of = as_of or result.as_of
             if result.page >= result.total_pages:
@@ -415,15 +444,24 @@ class WorkdayStream(KitRESTStream):
 
 
 def paged_total(body: dict[str, t.Any], offset: int, rows: int, path: str) -> int:
-    """The integer ``total`` of a REST page at ``offset`` that brought ``rows`` rows. An answer without one, or whose
-    rows run past it, is an ``AnswerShapeError`` naming the page and ``total``, not "no more pages": every page after
-    it would be lost, silently (the stream's paginator and the client's own paging, the connector check's, alike)."""
+    """The integer ``total`` of a REST page at ``offset`` that brought ``rows`` rows. An answer without one, whose
+    rows run past it, or with no rows while it counts some past ``offset``, is an ``AnswerShapeError`` naming the
+    page and ``total``, not "no more pages": every page after it would be lost, silently (the stream's paginator and
+    the client's own paging, the connector check's, alike)."""
     total = body.get("total")
     if type(total) is not int:
         raise AnswerShapeError(
             f"workday REST page at offset {offset} ({path}): the answer has "
             f"{'no' if total is None else 'a non-integer'} 'total' beside its 'data' list, so the pages after it "
             "cannot be told; stopping rather than reading them as none",
+            path=path,
+        )
+    if not rows and offset < total:
+        # The page's own count says rows follow ``offset``: an empty list here is not the end (review29h M2). A
+        # tenant whose rows were deleted between pages answers with its own, smaller ``total``, so this never fires.
+        raise AnswerShapeError(
+            f"workday REST page at offset {offset} ({path}): the answer's 'total' ({total}) counts rows past offset "
+            f"{offset} but its 'data' list is empty; stopping rather than reading it as the last page",
             path=path,
         )
     read = offset + rows
@@ -463,6 +501,12 @@ class OffsetPaginator(BaseAPIPaginator[int]):
         total = paged_total(body, offset, len(rows), urlsplit(response.url).path)
         self.total = total
         return read if read < total and rows else None
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page of no rows ends the paging only where its own ``total`` agrees: ``get_next`` (``paged_total``)
+        raises for ``data: []`` below it (review29h M2), which the page loop never reaches on an empty page."""
+        self.get_next(response)
+        return False
 
     def page_count(self, response: requests.Response) -> int | None:
         """``total`` of this answer (on every page): a window checks each page against it
@@ -679,7 +723,7 @@ class SoapPaginator(BaseAPIPaginator[tuple[int, str | None] | None]):
         self.total_pages: int | None = None
 
     def get_next(self, response: requests.Response) -> tuple[int, str | None] | None:
-        page = read_soap_page(parsed_message(response))
+        page = read_soap_page(parsed_message(response), response)
         current = self.current_value
         as_of = current[1] if current is not None else page.as_of
         self.total_pages = page.total_pages
@@ -735,7 +779,7 @@ class WorkdaySoapStream(WorkdayStream):
         message = parsed_message(response)
         if message.fault is not None:
             raise SoapFaultError(message.fault, status=response.status_code, path=self.path)
-        moment = read_soap_page(message).as_of
+        moment = read_soap_page(message, response).as_of
         if not moment:
             raise KitHTTPError(
                 f"{self.operation} answered without Response_Filter/As_Of_Entry_DateTime; the stream "
@@ -770,7 +814,7 @@ class WorkdaySoapStream(WorkdayStream):
         message = parsed_message(response)
         if message.fault is not None:
             raise SoapFaultError(message.fault, status=response.status_code, path=self.path)
-        page = read_soap_page(message)
+        page = read_soap_page(message, response)
         for node in page.rows:
             yield self.extract_with_moment(node, page)
 

@@ -18,7 +18,10 @@ an account assignment that leaves the order's stamp as it was),
 among the partners created at run time, which come before the rest: 0, ahead of everything, by default; natural
 order only, a read with ``$orderby`` sorts them by key), ``insert_key`` (the key the next inserted partner gets
 instead of ``N`` + its number: where it sorts under ``$orderby``) and
-``before_request`` (called before each OData request is served: changes by others while a client pages).
+``before_request`` (called before each OData request is served: changes by others while a client pages),
+``shuffle_ties`` (an analytical set's groups are shuffled per request, seeded by its ``$skip``, before the stable
+``$orderby`` sort: rows tied under an incomplete order, or an answer without one, differ from window to window as
+SAP promises no order among them).
 ``edit`` changes a row added at run time in place (another user's edit while a client pages). Answers carry the
 ``Date`` header in sandbox time, the clock the change stamps follow.
 """
@@ -210,6 +213,7 @@ class S4HanaEmulator(ProductEmulator):
         self.insert_key = None
         #: Called with (path, query) before an OData request is served (others' changes while a client pages).
         self.before_request: Callable[[str, dict[str, str]], None] | None = None
+        self.shuffle_ties = False
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services.values() if s.name == name)
@@ -320,6 +324,12 @@ class S4HanaEmulator(ProductEmulator):
         """An analytical set's answer (``aggregate_rows`` over every posted line), kept per (filter, order, select,
         data version) like ``_matching``."""
         params = request.query_params
+        if self.shuffle_ties:  # another order of ties per window: nothing kept, the salt is the request's $skip
+            salt = self._int(params.get("$skip"), "$skip") or 0
+            lines = (self._resolve(s4set, None, i) for i in range(self._natural_count(s4set)))
+            return aggregate_rows(
+                s4set.entity, lines, select, params.get("$filter"), params.get("$orderby"), tie_salt=salt
+            )
         key = ("aggregate", service.path, s4set.entity.name, params.get("$filter"), params.get("$orderby"),
                tuple(select or ()), select is None)  # fmt: skip
         kept = self.row_cache.rows(key, self._data_version())

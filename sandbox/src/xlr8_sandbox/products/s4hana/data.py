@@ -255,7 +255,7 @@ class S4Data:
             "CompanyCode": entry.legal_entity,
             "CompanyCodeName": self.company.legal_entity_by_code[entry.legal_entity].name[:25],
             "GLAccount": line.account_number.zfill(8),
-            "GLAccountName": self._gl_names.get(line.account_number, "")[:30].upper(),
+            "GLAccountName": self._gl_names.get(line.account_number, "")[:20],  # SKAT-TXT20, as A_GLAccountText
             "CostCenter": line.cost_center, "ProfitCenter": PROFIT_CENTER,
             "TransactionCurrency": entry.currency, "AmountInTransactionCurrency": value,
             "CompanyCodeCurrency": entry.currency, "AmountInCompanyCodeCurrency": value,

@@ -8,6 +8,7 @@ v4 literals (``2026-01-05T09:00:00Z``, ``2026-01-05``) are rewritten to the v2 f
 from __future__ import annotations
 
 import json
+import random
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -387,12 +388,15 @@ def aggregate_rows(
     select: list[str] | None,
     filter_text: str | None,
     orderby_text: str | None,
+    tie_salt: int | None = None,
 ) -> list[dict[str, Any]]:
     """An analytical read as SAP's engine answers it: the posted ``lines`` the ``$filter`` keeps (dimensions only:
     measures are ``sap:filterable="false"``), grouped by the dimensions ``$select`` names (every dimension without
     ``$select``) and by the unit of each selected measure, measures summed, in ``$orderby`` order (only over what is
     selected; the generated key cannot be sorted), else in no promised order (here: the first line of each group).
-    Each row's key (``ID``) is its place in this answer from 1: it names the row only within this result."""
+    Each row's key (``ID``) is its place in this answer from 1: it names the row only within this result.
+    ``tie_salt`` shuffles the groups (seeded by it) before the stable sort: rows tied under ``$orderby``, and a whole
+    answer without one, come back in another order per salt, as HANA may give them per request."""
     key = entity.keys[0]
     props = {p.name: p for p in entity.props}
     wanted = [n for n in (select if select is not None else list(props)) if n != key]
@@ -421,7 +425,10 @@ def aggregate_rows(
             continue
         for m in measures:
             row[m] = row[m] + line[m]
-    result = sort_rows(list(groups.values()), order) if order else list(groups.values())
+    result = list(groups.values())
+    if tie_salt is not None:
+        random.Random(tie_salt).shuffle(result)
+    result = sort_rows(result, order) if order else result
     for number, row in enumerate(result, 1):
         row[key] = str(number)
     return result
