@@ -378,35 +378,6 @@ def test_an_order_whose_lowest_line_is_cancelled_is_refused_by_name_and_split_la
     assert _letters(tmp_path / "tc-dead.jsonl") == []
 
 
-def test_a_cancellation_onto_a_po_with_an_approved_amendment_writes_the_status_alone(
-    both: Sandbox, tmp_path: Path
-) -> None:
-    """review29f L5: Fusion cancels the one line of an order Common holds confirmed with an approved amendment (its
-    quantity is the amendment's, not the ERP's). The PO is cancelled and nothing else is written or proposed, so no
-    letter. Before, target-common PUT the status, then proposed the ERP's quantity onto the PO it had just cancelled:
-    Common's 409 "cannot amend a cancelled purchase order" was lettered and hid that the cancellation landed."""
-    order = next(o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 1)
-    common = both.emulator("common")
-    assert isinstance(common, CommonEmulator)
-    common.reset()
-    target = ("target-common", common_target(both, tmp_path))
-    runs = piped(tmp_path, singer_orders([order]), ("mapper-common", REFUSE_ORA), target)
-    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
-    number = "ORA-" + order["OrderNumber"]
-    po = common.data.find_po({p["po_number"]: p for p in common.data.purchase_orders()}[number]["id"])
-    amended = Decimal(po["quantity"]) + 1
-    po.update(status="shipped", amendment_status="approved", quantity=f"{amended:.3f}")
-    common.data.save_po(po, created=False, update_type="po_updated", changes={})
-    cancelled = {**order, "lines": [{**order["lines"][0], "CancelFlag": True, "CancelReason": "not needed"}]}
-    runs = piped(tmp_path, singer_orders([cancelled]), ("mapper-common", REFUSE_ORA), target)
-    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
-    after = {p["po_number"]: p for p in common.data.purchase_orders()}[number]
-    assert after["status"] == "cancelled"
-    assert Decimal(after["quantity"]) == amended
-    assert after["amendment_status"] == "approved"
-    assert _letters(tmp_path / "tc-dead.jsonl") == []
-
-
 def test_a_cancel_flag_spelled_as_text_reads_as_the_boolean(both: Sandbox, tmp_path: Path) -> None:
     """review29f L4 through the mapper-common CLI: a source that writes the line's ``CancelFlag`` as text (an
     extract's Y/N, or "TRUE"/"true") cancels the line as the JSON boolean does, case-insensitively; "N"/"false" keep

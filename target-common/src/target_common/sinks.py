@@ -329,13 +329,7 @@ class CommonSink(RecordSink):
             return True
 
     def _write_changes(self, existing: dict[str, t.Any], changed: dict[str, t.Any], record: dict[str, t.Any]) -> None:
-        """``changed`` onto Common's PO: written while it is open, else its commercial part proposed. A cancellation
-        of a PO past pending writes the status alone: proposing onto the PO it just cancelled would fail with Common's
-        "cannot amend a cancelled purchase order", a letter that hides that the cancellation landed (review29f L5)."""
-        if changed.get("status") == "cancelled" and existing["status"] not in OPEN_STATUSES:
-            self.client.call("PUT", f"/purchase-orders/{existing['id']}", {"status": "cancelled"})
-            self.counts["updated"] += 1
-            return
+        """``changed`` onto Common's PO: written while it is open, else its commercial part proposed."""
         commercial = {k: v for k, v in changed.items() if k in COMMERCIAL}
         direct = {k: v for k, v in changed.items() if k not in COMMERCIAL and k != "total_amount"}
         if existing["status"] in OPEN_STATUSES or not commercial:
