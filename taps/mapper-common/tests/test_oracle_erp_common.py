@@ -288,3 +288,110 @@ def test_a_line_cancelled_on_an_open_order_cancels_its_po_while_common_can_and_l
     assert live
     assert all(after[n]["status"] == "confirmed" for n in live)  # the orders' other lines stay live
     assert {n: after[n] for n in live if n in before} == {n: before[n] for n in live if n in before}
+
+
+def _letters(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+#: refuse (the default) with ``ORA-`` numbers and a mapper dead-letter file, as an operator runs it
+REFUSE_ORA = {**FROM_ORACLE, "po_number_prefix": "ORA-", "price_rounding": "half_up"}
+SPLIT_ORA = {**REFUSE_ORA, "multi_line": "split"}
+
+
+def _fresh_common(both: Sandbox, tmp_path: Path) -> tuple[CommonEmulator, dict[str, Any], tuple[str, dict[str, Any]]]:
+    """Common reset, and the refuse mapper (letters in ``mc-dead.jsonl``) and target steps for ``piped``."""
+    common = both.emulator("common")
+    assert isinstance(common, CommonEmulator)
+    common.reset()
+    refuse = {**REFUSE_ORA, "dead_letter_path": str(tmp_path / "mc-dead.jsonl")}
+    return common, refuse, ("target-common", common_target(both, tmp_path))
+
+
+def test_an_order_refuse_landed_is_cancelled_when_the_buyer_cancels_every_line(both: Sandbox, tmp_path: Path) -> None:
+    """review29f M1 (scratch f1): ``refuse`` lands an OPEN order whose lowest line is live and the other cancelled;
+    when the buyer then cancels the whole order (every line's ``CancelFlag`` true, the order CANCELED) Common's PO
+    is cancelled, with the values it was landed with. Before, the order was refused as "lines has 2 items" and
+    Common's PO stayed confirmed: the supplier could ship an order the buyer cancelled."""
+    order = next(o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 2
+                 and o["lines"][1]["CancelFlag"] is True)  # fmt: skip
+    assert order["lines"][0]["LineNumber"] < order["lines"][1]["LineNumber"]
+    common, refuse, target = _fresh_common(both, tmp_path)
+    runs = piped(tmp_path, singer_orders([order]), ("mapper-common", refuse), target)
+    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    number = "ORA-" + order["OrderNumber"]
+    landed = {p["po_number"]: p for p in common.data.purchase_orders() if p["po_number"].startswith(number)}
+    assert set(landed) == {number}
+    assert landed[number]["status"] == "confirmed"
+    assert landed[number]["product_id"] == order["lines"][0]["Item"]
+    gone = {**order, "StatusCode": "CANCELED", "Status": "Canceled",
+            "lines": [{**x, "CancelFlag": True} for x in order["lines"]]}  # fmt: skip
+    runs = piped(tmp_path, singer_orders([gone]), ("mapper-common", refuse), target)
+    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    after = {p["po_number"]: p for p in common.data.purchase_orders() if p["po_number"].startswith(number)}
+    assert set(after) == {number}
+    assert after[number]["status"] == "cancelled"
+    assert {k: after[number][k] for k in ("product_id", "quantity", "unit_price")} == {
+        k: landed[number][k] for k in ("product_id", "quantity", "unit_price")}  # fmt: skip
+    assert _letters(tmp_path / "mc-dead.jsonl") == []
+    assert _letters(tmp_path / "tc-dead.jsonl") == []
+
+
+@pytest.mark.parametrize("equal", [False, True], ids=["other-quantity", "equal-values"])
+def test_an_order_whose_lowest_line_is_cancelled_is_refused_by_name_and_split_lands_it_once(
+    both: Sandbox, tmp_path: Path, equal: bool
+) -> None:
+    """review29f H1 (scratch f2, f3): line 1 cancelled (the same item as line 2: an item ordered on two lines,
+    with another quantity, or with every value equal), line 2 live. ``refuse`` does not land it under the order's
+    own number with line 2's values (``split`` later reads that number as line 1, cancels the PO, shipped or not,
+    and creates line 2 again as ``<order>/2``): the mapper letters the order by name, saying ``split`` lands it;
+    ``split`` then lands line 1 cancelled under the order's number and line 2 once, as ``<order>/2``. Before, refuse
+    landed ``<order>`` with line 2's values and the switch cancelled it and ordered its goods a second time."""
+    order = next(o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 2)
+    first, second = order["lines"]
+    names: tuple[str, ...] = ("Item", "UOMCode", "UOM", "Description")
+    if equal:
+        names += ("Quantity", "Price", "Amount", "schedules")
+    same = {k: second[k] for k in names}
+    order = {**order, "lines": [{**first, **same, "CancelFlag": True, "CancelReason": "dup"},
+                                {**second, "CancelFlag": False}]}  # fmt: skip
+    common, refuse, target = _fresh_common(both, tmp_path)
+    runs = piped(tmp_path, singer_orders([order]), ("mapper-common", refuse), target)
+    assert [r.returncode for r in runs] == [1, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    assert "1 record(s) the template 'oracle_erp' cannot carry" in runs[0].stderr
+    number = "ORA-" + order["OrderNumber"]
+    assert not [p for p in common.data.purchase_orders() if p["po_number"].startswith(number)]
+    (letter,) = _letters(tmp_path / "mc-dead.jsonl")
+    text = json.dumps(letter)
+    assert order["OrderNumber"] in text
+    assert f"its lowest line (LineNumber {first['LineNumber']}) is cancelled" in text
+    assert f"multi_line: split lands the live line as <order>/{second['LineNumber']}" in text
+
+    runs = piped(tmp_path, singer_orders([order]), ("mapper-common", SPLIT_ORA), target)
+    assert [r.returncode for r in runs] == [0, 0], (runs[0].stderr[-3000:], runs[-1].stderr[-1500:])
+    after = {p["po_number"]: p for p in common.data.purchase_orders() if p["po_number"].startswith(number)}
+    assert set(after) == {number, f"{number}/{second['LineNumber']}"}
+    assert after[number]["status"] == "cancelled"
+    live = after[f"{number}/{second['LineNumber']}"]
+    assert live["status"] == "confirmed"
+    assert (live["product_id"], Decimal(live["quantity"])) == (second["Item"], Decimal(str(second["Quantity"])))
+    assert _letters(tmp_path / "tc-dead.jsonl") == []
+
+
+def test_a_cancel_flag_spelled_as_text_reads_as_the_boolean(both: Sandbox, tmp_path: Path) -> None:
+    """review29f L4 through the mapper-common CLI: a source that writes the line's ``CancelFlag`` as text (an
+    extract's Y/N, or "TRUE"/"true") cancels the line as the JSON boolean does, case-insensitively; "N"/"false" keep
+    it live. Before, only ``true`` and the text "true" matched: a "Y" line read as live and the order was refused as
+    two lines (or, with split, the cancelled line landed confirmed with its money)."""
+    twos = [o for o in fusion_orders(both) if o["StatusCode"] == "OPEN" and len(o["lines"]) == 2]
+    spellings = [("N", "Y"), ("false", "TRUE"), ("n", "y"), ("FALSE", "True")]
+    assert len(twos) >= len(spellings)
+    orders = [{**o, "lines": [{**o["lines"][0], "CancelFlag": live}, {**o["lines"][1], "CancelFlag": gone}]}
+              for o, (live, gone) in zip(twos, spellings, strict=False)]  # fmt: skip
+    (run,) = piped(tmp_path, singer_orders(orders), ("mapper-common", REFUSE_ORA))
+    assert run.returncode == 0, run.stderr[-3000:]
+    messages = [json.loads(x) for x in run.stdout.splitlines() if x.startswith("{")]
+    out = [m["record"] for m in messages if m["type"] == "RECORD"]
+    assert [(r["po_number"], r["product_id"], r["status"]) for r in out] == [
+        ("ORA-" + o["OrderNumber"], o["lines"][0]["Item"], "confirmed") for o in orders
+    ]

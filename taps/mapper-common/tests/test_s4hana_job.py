@@ -243,7 +243,7 @@ def test_deleted_orders_and_items_land_cancelled_or_without_the_deleted_line(bot
     """ME22N's deletion indicator (``PurchasingDocumentDeletionCode`` L deleted, S blocked) on an item or on the order:
     a deleted item is not a line of the order, and an order deleted (or left with no live item) is cancelled in
     Common. Before (review26b H1) the order went on as a live PO, and one live item next to deleted ones was
-    refused as "N items"."""
+    refused as "N items". One live item that is not the order's lowest is refused by name (review29f H1)."""
     common = both.emulator("common")
     common.reset()
     emulator = both.emulator("s4hana")
@@ -256,14 +256,16 @@ def test_deleted_orders_and_items_land_cancelled_or_without_the_deleted_line(bot
     single = [number for number, its in items.items() if len(its) == 1]
     several = [number for number, its in items.items() if len(its) > 1]
     assert len(single) >= 2
-    assert several
-    item_deleted, order_blocked, one_left = single[0], single[1], several[0]
+    assert len(several) >= 2
+    item_deleted, order_blocked, one_left, lowest_gone = single[0], single[1], several[0], several[1]
     try:
         emulator.change_order(item_deleted, items[item_deleted][0]["PurchaseOrderItem"],  # type: ignore[attr-defined]
                               PurchasingDocumentDeletionCode="L")  # fmt: skip
         emulator.change_order(order_blocked, PurchasingDocumentDeletionCode="S")  # type: ignore[attr-defined]
         for item in items[one_left][1:]:  # every item but the first deleted
             emulator.change_order(one_left, item["PurchaseOrderItem"], PurchasingDocumentDeletionCode="L")  # type: ignore[attr-defined]
+        for item in items[lowest_gone][:-1]:  # every item but the last deleted: the live one is not the lowest
+            emulator.change_order(lowest_gone, item["PurchaseOrderItem"], PurchasingDocumentDeletionCode="L")  # type: ignore[attr-defined]
         run = run_job(both, tmp_path, expand=True, mapper_letters=True)
     finally:
         emulator.reset()
@@ -271,6 +273,12 @@ def test_deleted_orders_and_items_land_cancelled_or_without_the_deleted_line(bot
     assert run.target_rc == 0, run.logs["target"][-2000:]
     letters = _letters(tmp_path / "map-dead.jsonl")
     assert not {item_deleted, order_blocked, one_left} & set(letters), letters
+    # review29f H1: refuse lands under the order's number what split does, its lowest item, so an order whose lowest
+    # item is deleted while a later one is live is lettered by name, not landed with the later item's values
+    lowest = items[lowest_gone][0]["PurchaseOrderItem"]
+    assert f"its lowest line (PurchaseOrderItem {lowest}) is cancelled" in letters[lowest_gone], letters
+    assert "multi_line: split lands the live line as <order>-" in letters[lowest_gone]
+    assert common_pos(both)[lowest_gone] == before[lowest_gone]
     after = common_pos(both)
     assert after[item_deleted]["status"] == "cancelled"
     assert after[order_blocked]["status"] == "cancelled"

@@ -125,9 +125,14 @@ class Deletion:
     lists: tuple[str, ...]
     common: tuple[tuple[str, Any], ...]
 
-    def live(self, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """``record`` with its deleted list elements dropped, and whether the order itself counts as deleted. An
-        order whose every element is deleted keeps them (its one line still describes the cancelled order)."""
+    def live(self, record: dict[str, Any], lines: Lines | None = None, where: str = "") -> tuple[dict[str, Any], bool]:
+        """``record`` with its deleted list elements dropped, and whether the order itself counts as deleted.
+
+        The order's own number stands for what ``split`` lands under it, its lowest line as read (``lines``; without
+        it the first element), so ``refuse`` agrees (review29f H1): an order whose lowest line is deleted while
+        another is live is refused by name (landed whole it would carry the other line's values under the number
+        ``split`` later cancels); one whose every line is deleted keeps its lowest line only, so the cancellation
+        carries the values the order's PO was landed with (review29f M1)."""
         deleted = _mark(record.get(self.erp)) in self.values
         out = record
         for name in self.lists:
@@ -135,13 +140,57 @@ class Deletion:
             items = _as_list(_get(record, steps)) if _present(record, steps) else None
             if not items:
                 continue
-            kept = [item for item in items if _mark((item or {}).get(self.erp)) not in self.values]
-            if not kept:
+            gone = [_mark((item or {}).get(self.erp)) in self.values for item in items]
+            if not any(gone):
+                continue
+            order_lines = lines if lines is not None and lines.list == name else None
+            lowest = _lowest(items, order_lines)
+            if all(gone):
                 deleted = True
-            elif len(kept) != len(items):
+                kept = [items[lowest]] if lowest is not None else items
+            else:
+                kept = [item for item, dead in zip(items, gone, strict=True) if not dead]
+                if len(kept) == 1 and (lowest is None or gone[lowest]):
+                    raise MappingError(_lowest_gone(where, name, self.erp, items, lowest, kept[0], order_lines))
+            if len(kept) != len(items):
                 out = dict(out) if out is record else out
                 out[name] = kept
         return out, deleted
+
+
+def _lowest(items: list[Any], lines: Lines | None) -> int | None:
+    """Which element of ``items`` ``split`` lands under the order's own number: the lowest line number (``lines``),
+    else the first as read; None when the line numbers do not tell (malformed, absent or repeated)."""
+    if lines is None or len(items) == 1:
+        return 0
+    numbers = [str(item.get(lines.number)) if isinstance(item, dict) and item.get(lines.number) is not None else None
+               for item in items]  # fmt: skip
+    if not all(n is not None and re.fullmatch(lines.pattern, n) for n in numbers):
+        return None
+    if len({int(str(n)) for n in numbers}) != len(numbers):
+        return None
+    return min(range(len(items)), key=lambda i: int(str(numbers[i])))
+
+
+def _lowest_gone(
+    where: str, name: str, erp: str, items: list[Any], lowest: int | None, live: Any, lines: Lines | None
+) -> str:
+    """The refusal of an order whose one live line is not the line its own number stands for (review29f H1)."""
+    if lines is None:
+        return (
+            f"{where}: the first of its {name} is deleted ({erp}) while a later one is live; the order's own number "
+            "stands for its first line, so it is not landed with another line's values"
+        )
+    live_number = (live or {}).get(lines.number) if isinstance(live, dict) else None
+    if lowest is None:
+        first = f"not all its {name} have a well-formed, distinct {lines.number}, so its lowest line is not known"
+    else:
+        first = f"its lowest line ({lines.number} {(items[lowest] or {}).get(lines.number)}) is cancelled ({erp})"
+    return (
+        f"{where}: {first} while {lines.number} {live_number} is live; the order's own number stands for its lowest "
+        "line, so the order is not landed with another line's values (mapper setting multi_line: split lands the "
+        f"live line as <order>{lines.separator}{live_number} and the cancelled one under the order's number)"
+    )
 
 
 @dataclass(frozen=True)
@@ -343,7 +392,7 @@ class Template:
             record = {**record, self.common_key[0]: order}
         if direction == "from_erp":
             if self.deletion is not None:
-                record, deleted = self.deletion.live(record)
+                record, deleted = self.deletion.live(record, self.lines, f"{self.name}: {self.erp_stream} {key}")
             for list_name in self.single_item_lists:  # outer lists first: an inner path goes through [0]
                 steps = path_steps(list_name)
                 if not _present(record, steps):
@@ -741,11 +790,18 @@ def _deletion(raw: Any, source: str) -> Deletion | None:
 
 
 def _mark(value: Any) -> str:
-    """A deletion mark as text, the template's and the record's alike: a code as it is (S/4's ``L``), a JSON/YAML
-    boolean as ``true``/``false`` (Fusion's line ``CancelFlag``); null or empty is no mark."""
+    """A deletion mark as text, the template's and the record's alike: a code as it is (S/4's ``L``), a boolean
+    flag as ``true``/``false`` however it is spelled (review29f L4): a JSON/YAML boolean (Fusion's line
+    ``CancelFlag`` over REST) or the text ``true``/``false``/``Y``/``N`` in any case (extracts write flags as Y/N);
+    null or empty is no mark."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value or "")
+    text = str(value or "")
+    return BOOLEAN_MARKS.get(text.strip().casefold(), text)
+
+
+#: the spellings of a boolean deletion flag ``_mark`` reads, compared case-insensitively
+BOOLEAN_MARKS = {"true": "true", "y": "true", "false": "false", "n": "false"}
 
 
 def _rule(raw: Any, source: str) -> FieldRule:
