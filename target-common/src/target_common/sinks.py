@@ -204,7 +204,8 @@ class CommonSink(RecordSink):
         line deleted after ``refuse`` landed the order with another live line, a line numbered below it added, the
         first line removed). A cancellation is written only when the record's product, quantity, unit price and
         delivery date are Common's (also after an approved amendment: ``amendment_status`` tells only the PO's last
-        decision, review29k H1; the ERP carries the approved values once they are sent back): a re-spelled unit does
+        decision, review29k H1; until the ERP's order carries Common's values its cancellation is lettered, and no
+        shipped job writes them back: review29l M1, open): a re-spelled unit does
         not stop it, another line's cancellation of the same material does. Any other write needs Common's product
         and unit; a record that brings a product to a PO without one is refused too. Cancelled on both sides:
         nothing to judge (M2)."""
