@@ -563,6 +563,17 @@ def _s4_item(order: dict[str, Any], number: str, **extra: Any) -> dict[str, Any]
     return dict(item)
 
 
+def _deleted_first_item(emulator: CommonEmulator, number: str) -> dict[str, Any]:
+    """S/4 order ``number`` whose item 00010 (quantity 5) is deleted and whose item 00020 (quantity 7, the same
+    material) is live: the shape an older ``refuse`` landed under the order's number with item 20's values."""
+    [order] = s4_orders(emulator, 1)
+    order["PurchaseOrder"] = number
+    items = order["to_PurchaseOrderItem"]["results"]
+    items[0].update(PurchaseOrderItem="00010", PurchasingDocumentDeletionCode="L", OrderQuantity="5")
+    items.append(_s4_item(order, "00020", PurchasingDocumentDeletionCode="", OrderQuantity="7"))
+    return order
+
+
 def _as_refuse_landed_it_before(order: dict[str, Any]) -> list[dict[str, Any]]:
     """``order`` as ``refuse`` landed it before review29f (the Singer records): its deleted items dropped, so its one
     live item landed under the order's own number even when a deleted item is numbered lower. refuse now letters
@@ -798,11 +809,7 @@ def test_a_deleted_first_item_of_the_same_material_never_cancels_the_po_landed_f
     and item 20 is not created again as ``S4-4700000021-00020`` (a second order for goods in transit); both are
     lettered. Before, the shipped PO was cancelled and item 20 re-created pending, exit 0, the only letter a 409 on
     the follow-up proposal."""
-    [order] = s4_orders(emulator, 1)
-    order["PurchaseOrder"] = "4700000021"
-    items = order["to_PurchaseOrderItem"]["results"]
-    items[0].update(PurchaseOrderItem="00010", PurchasingDocumentDeletionCode="L", OrderQuantity="5")
-    items.append(_s4_item(order, "00020", PurchasingDocumentDeletionCode="", OrderQuantity="7"))
+    order = _deleted_first_item(emulator, "4700000021")
     refuse = {**MAPPER, "po_number_prefix": "S4-"}
     target = ("target-common", target_config(url, tmp_path))
     records = singer("A_PurchaseOrder", [order], ["PurchaseOrder"])
@@ -951,11 +958,7 @@ def test_a_delivered_po_landed_for_the_live_item_is_not_ordered_again_under_its_
     quantity 7, the same material) landed by ``refuse`` as ``S4-4700000042`` with item 20's values, then delivered.
     Switched to ``split``: the cancellation is refused as past delivery, and item 20 is not created again as
     ``S4-4700000042-00020`` either (a second order for goods already delivered)."""
-    [order] = s4_orders(emulator, 1)
-    order["PurchaseOrder"] = "4700000042"
-    items = order["to_PurchaseOrderItem"]["results"]
-    items[0].update(PurchaseOrderItem="00010", PurchasingDocumentDeletionCode="L", OrderQuantity="5")
-    items.append(_s4_item(order, "00020", PurchasingDocumentDeletionCode="", OrderQuantity="7"))
+    order = _deleted_first_item(emulator, "4700000042")
     refuse = {**MAPPER, "po_number_prefix": "S4-"}
     target = ("target-common", target_config(url, tmp_path))
     records = singer("A_PurchaseOrder", [order], ["PurchaseOrder"])
